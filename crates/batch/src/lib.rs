@@ -1,0 +1,180 @@
+//! Truncated-BPTT batching of a token stream, the seed notebook's `get_batches` done right.
+//!
+//! The stream is cut into `batch_size` contiguous rows. Batch `k` holds columns
+//! `k*seq_len .. (k+1)*seq_len` of every row, so row `r` of batch `k+1` continues
+//! row `r` of batch `k` and a recurrent state can be carried from one batch to the
+//! next. Each target is the next token *in the stream* (the notebook wraps its last
+//! target around to the window's first input; this does not). Tokens that do not
+//! fill a whole batch are dropped.
+//!
+//! ```
+//! use charrnn_batch::Batcher;
+//! let ids: Vec<u32> = (0..21).collect();
+//! let b = Batcher::new(&ids, 2, 5).unwrap();
+//! assert_eq!(b.num_batches(), 2);
+//! let first = b.batch(0);
+//! assert_eq!(first.inputs, [0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
+//! assert_eq!(first.targets, [1, 2, 3, 4, 5, 11, 12, 13, 14, 15]);
+//! ```
+
+/// The stream is too short to make a single batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("text of {len} characters is too short for one batch of {batch_size} x {seq_len}: it needs at least {needed} characters; use a longer text or lower batch_size / seq_len")]
+pub struct TooShort {
+    /// Tokens available.
+    pub len: usize,
+    /// Rows asked for.
+    pub batch_size: usize,
+    /// Steps asked for.
+    pub seq_len: usize,
+    /// Tokens needed: `batch_size * seq_len + 1`.
+    pub needed: usize,
+}
+
+/// One batch: `batch_size x seq_len` inputs and targets, row-major.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Input ids, `inputs[r * seq_len + t]`.
+    pub inputs: Vec<u32>,
+    /// Target ids: the token following each input in the stream.
+    pub targets: Vec<u32>,
+    /// Rows.
+    pub batch_size: usize,
+    /// Steps per row.
+    pub seq_len: usize,
+}
+
+/// Cuts a token stream into continuing batches.
+#[derive(Debug, Clone)]
+pub struct Batcher<'a> {
+    ids: &'a [u32],
+    batch_size: usize,
+    seq_len: usize,
+    row_len: usize,
+}
+
+impl<'a> Batcher<'a> {
+    /// Plans batches of `batch_size` rows by `seq_len` steps over `ids`.
+    ///
+    /// Fails when `ids` holds fewer than `batch_size * seq_len + 1` tokens (one
+    /// extra for the last target). Zero sizes are the caller's to reject.
+    pub fn new(ids: &'a [u32], batch_size: usize, seq_len: usize) -> Result<Self, TooShort> {
+        assert!(
+            batch_size > 0 && seq_len > 0,
+            "batch sizes must be positive"
+        );
+        let per_batch = batch_size * seq_len;
+        // One token is held back so the last input still has a target.
+        let num_batches = ids.len().saturating_sub(1) / per_batch;
+        if num_batches == 0 {
+            return Err(TooShort {
+                len: ids.len(),
+                batch_size,
+                seq_len,
+                needed: per_batch + 1,
+            });
+        }
+        Ok(Self {
+            ids,
+            batch_size,
+            seq_len,
+            row_len: num_batches * seq_len,
+        })
+    }
+
+    /// Batches per pass over the stream (one epoch).
+    pub fn num_batches(&self) -> usize {
+        self.row_len / self.seq_len
+    }
+
+    /// Rows per batch.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    /// Steps per row.
+    pub fn seq_len(&self) -> usize {
+        self.seq_len
+    }
+
+    /// Tokens used per epoch (inputs only).
+    pub fn tokens_per_epoch(&self) -> usize {
+        self.row_len * self.batch_size
+    }
+
+    /// The `k`-th batch. Panics if `k >= num_batches()`.
+    pub fn batch(&self, k: usize) -> Batch {
+        assert!(k < self.num_batches(), "batch {k} out of range");
+        let n = self.batch_size * self.seq_len;
+        let mut inputs = Vec::with_capacity(n);
+        let mut targets = Vec::with_capacity(n);
+        for r in 0..self.batch_size {
+            let start = r * self.row_len + k * self.seq_len;
+            inputs.extend_from_slice(&self.ids[start..start + self.seq_len]);
+            targets.extend_from_slice(&self.ids[start + 1..start + self.seq_len + 1]);
+        }
+        Batch {
+            inputs,
+            targets,
+            batch_size: self.batch_size,
+            seq_len: self.seq_len,
+        }
+    }
+
+    /// The batches of one epoch in order, starting at batch `from`.
+    pub fn iter_from(&self, from: usize) -> impl Iterator<Item = Batch> + '_ {
+        (from..self.num_batches()).map(move |k| self.batch(k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn too_short_says_how_much_is_needed() {
+        let ids = [0u32; 10];
+        let err = Batcher::new(&ids, 2, 5).unwrap_err();
+        assert_eq!(err.needed, 11);
+        assert!(err.to_string().contains("at least 11"));
+        assert!(Batcher::new(&[0u32; 11], 2, 5).is_ok());
+    }
+
+    #[test]
+    fn last_target_is_next_in_stream_not_wrapped() {
+        let ids: Vec<u32> = (0..11).collect();
+        let b = Batcher::new(&ids, 2, 5).unwrap();
+        let batch = b.batch(0);
+        assert_eq!(batch.targets[4], 5);
+        assert_eq!(batch.targets[9], 10);
+    }
+
+    proptest! {
+        #[test]
+        fn rows_continue_and_targets_shift(len in 2usize..400, bs in 1usize..6, sl in 1usize..12) {
+            let ids: Vec<u32> = (0..len as u32).collect();
+            let Ok(b) = Batcher::new(&ids, bs, sl) else {
+                prop_assert!(len < bs * sl + 1);
+                return Ok(());
+            };
+            prop_assert!(b.tokens_per_epoch() < len);
+            let batches: Vec<Batch> = b.iter_from(0).collect();
+            prop_assert_eq!(batches.len(), b.num_batches());
+            for (k, batch) in batches.iter().enumerate() {
+                for r in 0..bs {
+                    for t in 0..sl {
+                        let i = r * sl + t;
+                        prop_assert_eq!(batch.targets[i], batch.inputs[i] + 1);
+                        if t + 1 < sl {
+                            prop_assert_eq!(batch.inputs[i + 1], batch.inputs[i] + 1);
+                        }
+                    }
+                    if let Some(next) = batches.get(k + 1) {
+                        prop_assert_eq!(next.inputs[r * sl], batch.inputs[r * sl + sl - 1] + 1);
+                    }
+                }
+            }
+        }
+    }
+}

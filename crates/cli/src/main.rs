@@ -1,0 +1,337 @@
+//! `charrnn`: train a character-level LSTM on any UTF-8 text, sample from it,
+//! evaluate it, inspect its checkpoints. A thin layer over the charrnn crates.
+
+mod device;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use burn::backend::{Autodiff, Flex};
+use charrnn_corpus::{read_text, split_train_val};
+use charrnn_model::LstmBackend;
+use charrnn_sample::{Engine, Generator, SampleOptions};
+use charrnn_train::{checkpoint, evaluate, train, RunConfig, TrainOptions};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use device::{Device, DeviceArg};
+
+#[derive(Parser)]
+#[command(
+    name = "charrnn",
+    version,
+    about = "Character-level LSTM language models: train, sample, evaluate."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Print only warnings and errors (RUST_LOG overrides).
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model from a TOML config (or resume a run).
+    Train(TrainArgs),
+    /// Generate text from a trained model.
+    Sample(SampleArgs),
+    /// Mean cross-entropy of a text under a model, in nats per character.
+    Eval(EvalArgs),
+    /// Describe a checkpoint or run.
+    Info(InfoArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Run config (configs/X.toml). With --resume, the checkpoint's config is used.
+    #[arg(long, required_unless_present = "resume")]
+    config: Option<PathBuf>,
+    /// Override a config value: --set train.max_steps=100 (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<String>,
+    /// Where to train.
+    #[arg(long, value_enum, default_value = "auto")]
+    device: DeviceArg,
+    /// Continue a run (runs/X) or a checkpoint (runs/X/checkpoints/step-N).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SampleArgs {
+    /// A run folder; its latest checkpoint is used.
+    #[arg(
+        long,
+        conflicts_with = "checkpoint",
+        required_unless_present = "checkpoint"
+    )]
+    run: Option<PathBuf>,
+    /// A checkpoint folder.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Text to start from (default: the config's [sample] prime).
+    #[arg(long)]
+    prime: Option<String>,
+    /// Characters to generate.
+    #[arg(long)]
+    length: Option<usize>,
+    /// Draw among the N most likely characters (1 = greedy).
+    #[arg(long)]
+    top_n: Option<usize>,
+    /// Softmax temperature (> 0).
+    #[arg(long)]
+    temperature: Option<f64>,
+    /// Random seed.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Split {
+    /// The whole text.
+    All,
+    /// The text before the validation tail.
+    Train,
+    /// The validation tail (the run's data.val_fraction).
+    Val,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// A checkpoint folder or run folder.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// A UTF-8 text file.
+    #[arg(long)]
+    corpus: PathBuf,
+    /// Which part of the text to score.
+    #[arg(long, value_enum, default_value = "all")]
+    split: Split,
+    /// Where to evaluate.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    /// A checkpoint folder or run folder.
+    path: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.quiet);
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal failure: {info}; please report this");
+    }));
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line; a cause already quoted by the message
+/// above it is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+    }
+    line.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn init_logging(quiet: bool) {
+    let default = if quiet { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Train(args) => cmd_train(args),
+        Command::Sample(args) => cmd_sample(args),
+        Command::Eval(args) => cmd_eval(args),
+        Command::Info(args) => cmd_info(args),
+    }
+}
+
+fn cmd_train(args: TrainArgs) -> anyhow::Result<()> {
+    let (config, config_dir) = match (&args.resume, &args.config) {
+        (Some(resume), _) => {
+            let meta = checkpoint::load_meta(resume)?;
+            let config = RunConfig::parse(
+                &meta.config.to_toml(),
+                &meta.dir.join("config.toml"),
+                &args.overrides,
+            )?;
+            (config, PathBuf::from("."))
+        }
+        (None, Some(path)) => {
+            let config = RunConfig::load(path, &args.overrides)?;
+            let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            (config, dir)
+        }
+        (None, None) => anyhow::bail!("give --config FILE or --resume RUN"),
+    };
+    let device = device::select(args.device)?;
+    let options = TrainOptions {
+        resume: args.resume,
+        config_dir,
+        device_label: device.label().into(),
+    };
+    let summary = match device {
+        Device::Cpu => train::<Autodiff<Flex>>(&config, &options, &Default::default())?,
+        #[cfg(feature = "cuda")]
+        Device::Cuda => {
+            train::<Autodiff<burn::backend::Cuda>>(&config, &options, &Default::default())?
+        }
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda => unreachable!("device::select never picks CUDA without the cuda feature"),
+    };
+    let val = summary.val_loss.map_or("n/a".into(), |v| {
+        format!(
+            "{v:.4} nats/char ({:.3} bits/char)",
+            v / std::f64::consts::LN_2
+        )
+    });
+    println!(
+        "done: {} steps in {:.0} s, validation loss {val}; checkpoint {}",
+        summary.step,
+        summary.elapsed_sec,
+        summary.checkpoint.display()
+    );
+    Ok(())
+}
+
+fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
+    let path = args
+        .run
+        .or(args.checkpoint)
+        .expect("clap requires one of --run/--checkpoint");
+    let meta = checkpoint::load_meta(&path)?;
+    let model = checkpoint::load_model::<Flex>(&meta, &Default::default())?;
+    let defaults = &meta.config.sample;
+    let options = SampleOptions {
+        prime: args.prime.unwrap_or_else(|| defaults.prime.clone()),
+        length: args.length.unwrap_or(defaults.length),
+        top_n: args.top_n.unwrap_or(defaults.top_n),
+        temperature: args.temperature.unwrap_or(defaults.temperature),
+        seed: args.seed.unwrap_or(defaults.seed),
+    };
+    let mut generator = Generator::new(Engine::from_model(&model), meta.vocab.clone())?;
+    generator.check(&options)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    write!(out, "{}", options.prime)?;
+    let mut failed = None;
+    generator.generate(&options, |c| {
+        if failed.is_none() {
+            let mut buf = [0u8; 4];
+            if let Err(e) = out
+                .write_all(c.encode_utf8(&mut buf).as_bytes())
+                .and_then(|_| out.flush())
+            {
+                failed = Some(e);
+            }
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e).context("writing the sample to stdout");
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+fn cmd_eval(args: EvalArgs) -> anyhow::Result<()> {
+    let meta = checkpoint::load_meta(&args.checkpoint)?;
+    let text = read_text(&args.corpus)?;
+    let ids = meta
+        .vocab
+        .encode(&text)
+        .with_context(|| format!("{} cannot be scored by this model", args.corpus.display()))?;
+    let (train_ids, val_ids) = split_train_val(&ids, meta.config.data.val_fraction);
+    let ids = match args.split {
+        Split::All => &ids[..],
+        Split::Train => train_ids,
+        Split::Val => val_ids,
+    };
+    let device = device::select(args.device)?;
+    let loss = match device {
+        Device::Cpu => eval_on::<Flex>(&meta, ids)?,
+        #[cfg(feature = "cuda")]
+        Device::Cuda => eval_on::<burn::backend::Cuda>(&meta, ids)?,
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda => unreachable!("device::select never picks CUDA without the cuda feature"),
+    };
+    println!(
+        "{loss:.6} nats/char ({:.4} bits/char, perplexity {:.2}) over {} characters",
+        loss / std::f64::consts::LN_2,
+        loss.exp(),
+        ids.len()
+    );
+    Ok(())
+}
+
+fn eval_on<B: LstmBackend>(meta: &checkpoint::CheckpointMeta, ids: &[u32]) -> anyhow::Result<f64> {
+    let device = Default::default();
+    let model = checkpoint::load_model::<B>(meta, &device)?;
+    let t = &meta.config.train;
+    Ok(evaluate(&model, ids, t.batch_size, t.seq_len, &device)?)
+}
+
+fn cmd_info(args: InfoArgs) -> anyhow::Result<()> {
+    let meta = checkpoint::load_meta(&args.path)?;
+    let mc = meta.model_config();
+    let s = &meta.state;
+    let loss = |l: Option<f64>| {
+        l.map_or("n/a".into(), |v| {
+            format!(
+                "{v:.4} nats/char, {:.4} bits/char, perplexity {:.2}",
+                v / std::f64::consts::LN_2,
+                v.exp()
+            )
+        })
+    };
+    println!("checkpoint   {}", meta.dir.display());
+    println!(
+        "step         {} (epoch {}, next batch {})",
+        s.step,
+        s.epoch + 1,
+        s.batch
+    );
+    println!("train loss   {}", loss(s.train_loss));
+    println!("val loss     {}", loss(s.val_loss));
+    println!("device       {}", s.device);
+    println!("trained for  {:.1} s", s.elapsed_sec);
+    println!("vocabulary   {} characters", meta.vocab.len());
+    println!(
+        "model        embed {} -> {} x LSTM {} -> {} ({} parameters, dropout {})",
+        mc.embed_size,
+        mc.num_layers,
+        mc.hidden_size,
+        mc.vocab_size,
+        mc.num_params(),
+        mc.dropout
+    );
+    println!(
+        "size on disk {:.1} MB",
+        checkpoint::size_on_disk(&meta.dir) as f64 / 1e6
+    );
+    println!("--- config.toml ---\n{}", meta.config.to_toml().trim_end());
+    Ok(())
+}

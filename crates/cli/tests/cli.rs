@@ -1,0 +1,257 @@
+//! The `charrnn` binary end to end: every bad input gets a one-line error and a
+//! non-zero exit, never a panic; a smoke run trains, samples, evaluates.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("CHARRNN_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    assert!(
+        dir.join("tinyshakespeare.txt").is_file(),
+        "corpus tinyshakespeare.txt not found in {}: set CHARRNN_DATA_DIR to the folder holding the corpora",
+        dir.display()
+    );
+    dir
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn charrnn(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_charrnn"))
+        .args(args)
+        .current_dir(cwd)
+        .env("CHARRNN_DATA_DIR", data_dir())
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("charrnn runs")
+}
+
+/// Asserts a clean failure: exit code 1, one `error:` line naming `needle`.
+fn assert_fails(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "expected one error line, got: {stderr}");
+    assert!(
+        errors[0].contains(needle),
+        "{needle:?} not in {:?}",
+        errors[0]
+    );
+}
+
+/// Trains the smoke config into `dir` once per test that needs a run.
+fn smoke_run(dir: &Path) -> PathBuf {
+    let config = repo().join("configs/smoke.toml");
+    let run = dir.join("run");
+    let out = charrnn(
+        &[
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+            "--device",
+            "auto",
+            "--set",
+            &format!("train.out_dir={:?}", run.display().to_string()),
+            "--set",
+            "train.max_steps=10",
+        ],
+        dir,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "training failed: {stderr}");
+    assert!(
+        stderr.contains("device: cpu"),
+        "auto should say it picked the CPU: {stderr}"
+    );
+    run
+}
+
+#[test]
+fn bad_configs_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let t = |args: &[&str], needle: &str| assert_fails(&charrnn(args, tmp.path()), needle);
+
+    t(&["train", "--config", "missing.toml"], "missing.toml");
+    let syntax = write("syntax.toml", "[data]\ncorpus = \"x.txt\"\n[train\n");
+    t(&["train", "--config", &syntax], "syntax.toml:3");
+    let unknown = write(
+        "unknown.toml",
+        "[data]\ncorpus = \"tinyshakespeare.txt\"\n[model]\nhiden_size = 3\n",
+    );
+    t(&["train", "--config", &unknown], "hiden_size");
+    let ok = write("ok.toml", "[data]\ncorpus = \"tinyshakespeare.txt\"\n");
+    t(
+        &["train", "--config", &ok, "--set", "train.batch_size=\"x\""],
+        "train.batch_size",
+    );
+    t(
+        &["train", "--config", &ok, "--set", "model.hidden_size=0"],
+        "model.hidden_size",
+    );
+    t(
+        &["train", "--config", &ok, "--set", "model.dropout=1.5"],
+        "model.dropout",
+    );
+    t(
+        &["train", "--config", &ok, "--set", "train.learning_rate=-1"],
+        "train.learning_rate",
+    );
+    t(
+        &["train", "--config", &ok, "--set", "data.val_fraction=0"],
+        "data.val_fraction",
+    );
+    t(&["train", "--config", &ok, "--set", "nodot"], "--set");
+}
+
+#[test]
+fn bad_corpora_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = |name: &str, bytes: &[u8]| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        let c = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(
+            &c,
+            format!("[data]\ncorpus = {:?}\n", p.display().to_string()),
+        )
+        .unwrap();
+        c.display().to_string()
+    };
+    let t = |config: &str, needle: &str| {
+        assert_fails(
+            &charrnn(
+                &["train", "--config", config, "--device", "cpu"],
+                tmp.path(),
+            ),
+            needle,
+        )
+    };
+    t(&corpus("empty.txt", b""), "is empty");
+    t(
+        &corpus("latin1.txt", b"caf\xe9 au lait"),
+        "not valid UTF-8 (first bad byte at offset 3)",
+    );
+    t(
+        &corpus("short.txt", "金瓶梅".as_bytes()),
+        "needs at least 12801 characters",
+    );
+    let missing = tmp.path().join("missing.toml");
+    std::fs::write(&missing, "[data]\ncorpus = \"no-such-corpus.txt\"\n").unwrap();
+    t(missing.to_str().unwrap(), "no-such-corpus.txt");
+}
+
+#[test]
+fn smoke_run_trains_samples_and_evaluates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = smoke_run(tmp.path());
+    let run_s = run.to_str().unwrap();
+
+    let out = charrnn(
+        &[
+            "sample", "--run", run_s, "--length", "40", "--prime", "KING",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("KING"));
+    assert_eq!(text.trim_end_matches('\n').chars().count(), 44);
+
+    let corpus = data_dir().join("tinyshakespeare.txt");
+    let out = charrnn(
+        &[
+            "eval",
+            "--checkpoint",
+            run_s,
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--split",
+            "val",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: f64 = String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("checkpoints/step-000010/state.json")).unwrap(),
+    )
+    .unwrap();
+    let logged = state["val_loss"].as_f64().unwrap();
+    assert!(
+        (printed - logged).abs() < 1e-5,
+        "eval {printed} vs logged {logged}"
+    );
+
+    let out = charrnn(&["info", run_s], tmp.path());
+    let info = String::from_utf8(out.stdout).unwrap();
+    assert!(info.contains("step         10"), "{info}");
+
+    // Bad sampling requests.
+    let t = |args: &[&str], needle: &str| assert_fails(&charrnn(args, tmp.path()), needle);
+    t(&["sample", "--run", run_s, "--prime", "金"], "'金'");
+    t(&["sample", "--run", run_s, "--length", "0"], "length is 0");
+    t(
+        &["sample", "--run", run_s, "--top-n", "1000"],
+        "top_n is 1000",
+    );
+    t(
+        &["sample", "--run", run_s, "--temperature", "0"],
+        "temperature",
+    );
+    t(
+        &[
+            "sample",
+            "--run",
+            tmp.path().join("nothing").to_str().unwrap(),
+        ],
+        "is not a checkpoint",
+    );
+    t(
+        &["eval", "--checkpoint", run_s, "--corpus", "nope.txt"],
+        "nope.txt",
+    );
+}
+
+#[test]
+fn cuda_without_a_gpu_is_a_clear_error() {
+    if std::path::Path::new("/dev/nvidia0").exists() {
+        return; // this machine has a GPU: the error case cannot happen here
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let config = repo().join("configs/smoke.toml");
+    let out = charrnn(
+        &[
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+            "--device",
+            "cuda",
+        ],
+        tmp.path(),
+    );
+    assert_fails(&out, "--device cuda");
+}

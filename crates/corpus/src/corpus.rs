@@ -1,0 +1,144 @@
+use std::path::{Path, PathBuf};
+
+use crate::{CorpusError, Vocab};
+
+/// A text loaded from disk, its vocabulary and its encoding.
+#[derive(Debug, Clone)]
+pub struct Corpus {
+    path: PathBuf,
+    vocab: Vocab,
+    ids: Vec<u32>,
+}
+
+impl Corpus {
+    /// Loads a UTF-8 file and builds its vocabulary.
+    pub fn load(path: &Path) -> Result<Self, CorpusError> {
+        let text = read_text(path)?;
+        Ok(Self::from_text(path, &text))
+    }
+
+    /// Builds a corpus from text already in memory; `path` names it in messages.
+    pub fn from_text(path: &Path, text: &str) -> Self {
+        let vocab = Vocab::from_text(text);
+        let ids = vocab
+            .encode(text)
+            .expect("every character of a text is in its own vocabulary");
+        Self {
+            path: path.to_path_buf(),
+            vocab,
+            ids,
+        }
+    }
+
+    /// Where the text came from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The vocabulary of the text.
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// The text as character ids.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+
+    /// Number of characters.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when the text is empty (never the case for a loaded corpus).
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// Reads a non-empty UTF-8 text file, with errors that name the file and the fix.
+pub fn read_text(path: &Path) -> Result<String, CorpusError> {
+    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+        std::io::ErrorKind::NotFound => CorpusError::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => CorpusError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })?;
+    if bytes.is_empty() {
+        return Err(CorpusError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| CorpusError::InvalidUtf8 {
+        path: path.to_path_buf(),
+        offset: e.utf8_error().valid_up_to(),
+    })
+}
+
+/// Splits ids into training and validation parts: the last `val_fraction` of the
+/// text is validation (at least one character of each when there are two or more).
+pub fn split_train_val(ids: &[u32], val_fraction: f64) -> (&[u32], &[u32]) {
+    let n = ids.len();
+    let mut val = (n as f64 * val_fraction).round() as usize;
+    if n >= 2 {
+        val = val.clamp(1, n - 1);
+    } else {
+        val = 0;
+    }
+    ids.split_at(n - val)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn load_reports_each_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.txt");
+        let err = Corpus::load(&missing).unwrap_err();
+        assert!(matches!(err, CorpusError::NotFound { .. }), "{err}");
+        assert!(err.to_string().contains("nope.txt"));
+
+        let empty = dir.path().join("empty.txt");
+        std::fs::File::create(&empty).unwrap();
+        assert!(matches!(
+            Corpus::load(&empty),
+            Err(CorpusError::Empty { .. })
+        ));
+
+        let bad = dir.path().join("bad.txt");
+        let mut f = std::fs::File::create(&bad).unwrap();
+        f.write_all("金瓶".as_bytes()).unwrap();
+        f.write_all(&[0xff, b'a']).unwrap();
+        drop(f);
+        match Corpus::load(&bad) {
+            Err(CorpusError::InvalidUtf8 { offset, .. }) => assert_eq!(offset, 6),
+            other => panic!("expected InvalidUtf8, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn load_encodes_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.txt");
+        std::fs::write(&p, "abca").unwrap();
+        let c = Corpus::load(&p).unwrap();
+        assert_eq!(c.ids(), &[0, 1, 2, 0]);
+        assert_eq!(c.vocab().len(), 3);
+    }
+
+    #[test]
+    fn split_keeps_the_tail_for_validation() {
+        let ids: Vec<u32> = (0..100).collect();
+        let (train, val) = split_train_val(&ids, 0.05);
+        assert_eq!(train.len(), 95);
+        assert_eq!(val, &ids[95..]);
+        let (train, val) = split_train_val(&ids[..3], 0.01);
+        assert_eq!((train.len(), val.len()), (2, 1));
+    }
+}

@@ -1,0 +1,269 @@
+//! The LSTM recurrence as a burn backend extension.
+//!
+//! A backend runs the whole recurrence of one layer over a sequence in
+//! [`LstmBackend::lstm_sequence`]. Every backend gets a generic implementation made
+//! of burn tensor operations; [`burn::backend::Autodiff`] gets one that records the
+//! recurrence as a single graph node whose backward is truncated BPTT written out by
+//! hand (one big weight-gradient GEMM at the end instead of one per step).
+//!
+//! Gate order in the fused `4*hidden` axis is input, forget, output, cell
+//! (`i, f, o, g`): the three sigmoid gates are contiguous, so each step applies one
+//! sigmoid and one tanh.
+
+use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::Autodiff;
+use burn::tensor::activation::sigmoid;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+/// The outputs of one layer's recurrence over a sequence.
+#[derive(Debug)]
+pub struct LstmSequence<B: Backend> {
+    /// Hidden state at every step, `[seq_len, batch, hidden]`.
+    pub hidden_seq: FloatTensor<B>,
+    /// Hidden state after the last step, `[batch, hidden]` (never tracked by autodiff).
+    pub hidden: FloatTensor<B>,
+    /// Cell state after the last step, `[batch, hidden]` (never tracked by autodiff).
+    pub cell: FloatTensor<B>,
+}
+
+/// What the backward pass needs from the forward pass.
+#[derive(Debug, Clone)]
+pub struct LstmCache<B: Backend> {
+    /// Gate activations `[seq_len, batch, 4*hidden]` (sigmoid of i, f, o; tanh of g).
+    pub gates: FloatTensor<B>,
+    /// Cell states `[seq_len + 1, batch, hidden]`, the initial state first.
+    pub cells: FloatTensor<B>,
+    /// Hidden state entering each step, `[seq_len, batch, hidden]`.
+    pub hidden_in: FloatTensor<B>,
+    /// The recurrent weights `[hidden, 4*hidden]`.
+    pub w_hh: FloatTensor<B>,
+}
+
+/// A backend that can run an LSTM layer's recurrence over a whole sequence.
+///
+/// The default methods work on any backend; a backend may override them with a
+/// faster kernel. Shapes: `x_proj` is the input projection plus bias,
+/// `[seq_len, batch, 4*hidden]`; `w_hh` is `[hidden, 4*hidden]`; `h0` and `c0`
+/// are `[batch, hidden]`. Gradients never flow into `h0` and `c0`: training
+/// carries state across batches detached (truncated BPTT).
+pub trait LstmBackend: Backend {
+    /// Runs the recurrence (inference, or training through [`Autodiff`]).
+    fn lstm_sequence(
+        x_proj: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+    ) -> LstmSequence<Self> {
+        recurrence::<Self>(x_proj, w_hh, h0, c0, false).0
+    }
+
+    /// Runs the recurrence and keeps what [`LstmBackend::lstm_sequence_backward`] needs.
+    fn lstm_sequence_cached(
+        x_proj: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+    ) -> (LstmSequence<Self>, LstmCache<Self>) {
+        let (out, cache) = recurrence::<Self>(x_proj, w_hh, h0, c0, true);
+        (out, cache.expect("cache was requested"))
+    }
+
+    /// Back-propagates `grad_hidden_seq` (`[seq_len, batch, hidden]`) through the
+    /// recurrence; returns the gradients of `x_proj` and `w_hh`.
+    fn lstm_sequence_backward(
+        cache: LstmCache<Self>,
+        grad_hidden_seq: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        backward::<Self>(cache, grad_hidden_seq)
+    }
+}
+
+#[cfg(feature = "flex")]
+impl LstmBackend for burn::backend::Flex {}
+
+#[cfg(feature = "cuda")]
+impl LstmBackend for burn::backend::Cuda {}
+
+fn wrap<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(t))
+}
+
+fn unwrap<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
+    t.into_primitive().tensor()
+}
+
+/// The generic forward recurrence, built from burn tensor operations.
+fn recurrence<B: Backend>(
+    x_proj: FloatTensor<B>,
+    w_hh: FloatTensor<B>,
+    h0: FloatTensor<B>,
+    c0: FloatTensor<B>,
+    keep_cache: bool,
+) -> (LstmSequence<B>, Option<LstmCache<B>>) {
+    let x_proj: Tensor<B, 3> = wrap(x_proj);
+    let w_hh: Tensor<B, 2> = wrap(w_hh);
+    let mut h: Tensor<B, 2> = wrap(h0);
+    let mut c: Tensor<B, 2> = wrap(c0);
+    let [seq_len, batch, four_h] = x_proj.dims();
+    let hidden = four_h / 4;
+    assert!(seq_len > 0, "an LSTM sequence needs at least one step");
+
+    let h_init = h.clone();
+    let mut hs = Vec::with_capacity(seq_len);
+    let mut gates = Vec::with_capacity(if keep_cache { seq_len } else { 0 });
+    let mut cells = Vec::with_capacity(if keep_cache { seq_len + 1 } else { 0 });
+    if keep_cache {
+        cells.push(c.clone());
+    }
+    for t in 0..seq_len {
+        let z = x_proj
+            .clone()
+            .slice([t..t + 1])
+            .reshape([batch, four_h])
+            .add(h.clone().matmul(w_hh.clone()));
+        let sig = sigmoid(z.clone().slice([0..batch, 0..3 * hidden]));
+        let g = z.slice([0..batch, 3 * hidden..four_h]).tanh();
+        let i = sig.clone().slice([0..batch, 0..hidden]);
+        let f = sig.clone().slice([0..batch, hidden..2 * hidden]);
+        let o = sig.clone().slice([0..batch, 2 * hidden..3 * hidden]);
+        c = f * c + i * g.clone();
+        h = o * c.clone().tanh();
+        if keep_cache {
+            gates.push(Tensor::cat(vec![sig, g], 1));
+            cells.push(c.clone());
+        }
+        hs.push(h.clone());
+    }
+
+    let cache = keep_cache.then(|| {
+        let hidden_in = std::iter::once(h_init)
+            .chain(hs[..seq_len - 1].iter().cloned())
+            .collect();
+        LstmCache {
+            gates: unwrap(Tensor::stack::<3>(gates, 0)),
+            cells: unwrap(Tensor::stack::<3>(cells, 0)),
+            hidden_in: unwrap(Tensor::stack::<3>(hidden_in, 0)),
+            w_hh: unwrap(w_hh),
+        }
+    });
+    let hidden_seq = Tensor::stack::<3>(hs, 0);
+    (
+        LstmSequence {
+            hidden_seq: unwrap(hidden_seq),
+            hidden: unwrap(h),
+            cell: unwrap(c),
+        },
+        cache,
+    )
+}
+
+/// The generic backward recurrence: truncated BPTT over the cached sequence.
+fn backward<B: Backend>(
+    cache: LstmCache<B>,
+    grad_hidden_seq: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let gates: Tensor<B, 3> = wrap(cache.gates);
+    let cells: Tensor<B, 3> = wrap(cache.cells);
+    let hidden_in: Tensor<B, 3> = wrap(cache.hidden_in);
+    let w_hh: Tensor<B, 2> = wrap(cache.w_hh);
+    let grad_hs: Tensor<B, 3> = wrap(grad_hidden_seq);
+    let [seq_len, batch, four_h] = gates.dims();
+    let hidden = four_h / 4;
+    let step = |x: &Tensor<B, 3>, t: usize, width: usize| {
+        x.clone().slice([t..t + 1]).reshape([batch, width])
+    };
+    let cols =
+        |x: &Tensor<B, 2>, k: usize| x.clone().slice([0..batch, k * hidden..(k + 1) * hidden]);
+
+    let w_hh_t = w_hh.transpose();
+    let device = gates.device();
+    let mut dh_next = Tensor::<B, 2>::zeros([batch, hidden], &device);
+    let mut dc_next = Tensor::<B, 2>::zeros([batch, hidden], &device);
+    let mut dz_steps = Vec::with_capacity(seq_len);
+    for t in (0..seq_len).rev() {
+        let act = step(&gates, t, four_h);
+        let (i, f, o, g) = (cols(&act, 0), cols(&act, 1), cols(&act, 2), cols(&act, 3));
+        let c = step(&cells, t + 1, hidden);
+        let c_prev = step(&cells, t, hidden);
+        let tanh_c = c.tanh();
+        let dh = step(&grad_hs, t, hidden) + dh_next;
+        let d_o = dh.clone() * tanh_c.clone();
+        let dc = dc_next + dh * o.clone() * (tanh_c.powi_scalar(2).neg() + 1.0);
+        let d_i = dc.clone() * g.clone();
+        let d_g = dc.clone() * i.clone();
+        let d_f = dc.clone() * c_prev;
+        dc_next = dc * f.clone();
+        // Derivatives of the activations, expressed through their outputs.
+        let dz_i = d_i * i.clone() * (i.neg() + 1.0);
+        let dz_f = d_f * f.clone() * (f.neg() + 1.0);
+        let dz_o = d_o * o.clone() * (o.neg() + 1.0);
+        let dz_g = d_g * (g.powi_scalar(2).neg() + 1.0);
+        let dz = Tensor::cat(vec![dz_i, dz_f, dz_o, dz_g], 1);
+        dh_next = dz.clone().matmul(w_hh_t.clone());
+        dz_steps.push(dz);
+    }
+    dz_steps.reverse();
+    let grad_x_proj = Tensor::stack::<3>(dz_steps, 0);
+    // dW_hh = sum_t h_{t-1}^T dz_t, as one GEMM over all steps.
+    let grad_w_hh = hidden_in
+        .reshape([seq_len * batch, hidden])
+        .transpose()
+        .matmul(grad_x_proj.clone().reshape([seq_len * batch, four_h]));
+    (unwrap(grad_x_proj), unwrap(grad_w_hh))
+}
+
+#[derive(Debug)]
+struct LstmSequenceBackward;
+
+impl<B: LstmBackend> Backward<B, 2> for LstmSequenceBackward {
+    type State = LstmCache<B>;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad_hidden_seq = grads.consume::<B>(&ops.node);
+        let (grad_x_proj, grad_w_hh) = B::lstm_sequence_backward(ops.state, grad_hidden_seq);
+        let [x_proj_node, w_hh_node] = ops.parents;
+        if let Some(node) = x_proj_node {
+            grads.register::<B>(node.id, grad_x_proj);
+        }
+        if let Some(node) = w_hh_node {
+            grads.register::<B>(node.id, grad_w_hh);
+        }
+    }
+}
+
+/// Under autodiff the whole recurrence is one graph node.
+impl<B: LstmBackend, C: CheckpointStrategy> LstmBackend for Autodiff<B, C> {
+    fn lstm_sequence(
+        x_proj: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+    ) -> LstmSequence<Self> {
+        let h0 = Self::inner(h0);
+        let c0 = Self::inner(c0);
+        let prep = LstmSequenceBackward
+            .prepare::<C>([x_proj.node.clone(), w_hh.node.clone()])
+            .compute_bound()
+            .stateful();
+        let (hidden_seq, last) = match prep {
+            OpsKind::Tracked(prep) => {
+                let (out, cache) =
+                    B::lstm_sequence_cached(x_proj.primitive, w_hh.primitive, h0, c0);
+                (prep.finish(cache, out.hidden_seq), (out.hidden, out.cell))
+            }
+            OpsKind::UnTracked(prep) => {
+                let out = B::lstm_sequence(x_proj.primitive, w_hh.primitive, h0, c0);
+                (prep.finish(out.hidden_seq), (out.hidden, out.cell))
+            }
+        };
+        LstmSequence {
+            hidden_seq,
+            hidden: Self::from_inner(last.0),
+            cell: Self::from_inner(last.1),
+        }
+    }
+}

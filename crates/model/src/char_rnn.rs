@@ -1,0 +1,203 @@
+//! The whole character model: embedding, stacked fused LSTM layers, output layer.
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::LstmBackend;
+use crate::lstm::FusedLstm;
+
+/// The shape of a [`CharRnn`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CharRnnConfig {
+    /// Number of distinct characters.
+    pub vocab_size: usize,
+    /// Width of the character embedding.
+    pub embed_size: usize,
+    /// Hidden units per LSTM layer.
+    pub hidden_size: usize,
+    /// Stacked LSTM layers.
+    pub num_layers: usize,
+    /// Probability of zeroing an activation after each LSTM layer (training only).
+    pub dropout: f64,
+}
+
+/// A [`CharRnnConfig`] value that makes no model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The offending key, e.g. `hidden_size`.
+    pub key: &'static str,
+    /// What it must be.
+    pub expected: &'static str,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} must be {}", self.key, self.expected)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl CharRnnConfig {
+    /// Checks that every size is positive and dropout lies in `[0, 1)`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let positive = "a whole number greater than 0";
+        for (key, value) in [
+            ("vocab_size", self.vocab_size),
+            ("embed_size", self.embed_size),
+            ("hidden_size", self.hidden_size),
+            ("num_layers", self.num_layers),
+        ] {
+            if value == 0 {
+                return Err(ConfigError {
+                    key,
+                    expected: positive,
+                });
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(ConfigError {
+                key: "dropout",
+                expected: "in [0, 1) (the probability of dropping; keep_prob 0.5 is dropout 0.5)",
+            });
+        }
+        Ok(())
+    }
+
+    /// Builds a freshly initialised model on `device`.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> CharRnn<B> {
+        let layers = (0..self.num_layers)
+            .map(|l| {
+                let input = if l == 0 {
+                    self.embed_size
+                } else {
+                    self.hidden_size
+                };
+                FusedLstm::new(input, self.hidden_size, device)
+            })
+            .collect();
+        CharRnn {
+            embedding: EmbeddingConfig::new(self.vocab_size, self.embed_size).init(device),
+            layers,
+            dropout: DropoutConfig::new(self.dropout).init(),
+            output: LinearConfig::new(self.hidden_size, self.vocab_size).init(device),
+        }
+    }
+
+    /// Number of trainable parameters.
+    pub fn num_params(&self) -> usize {
+        let (v, e, h) = (self.vocab_size, self.embed_size, self.hidden_size);
+        let lstm = |input: usize| input * 4 * h + h * 4 * h + 4 * h;
+        v * e + lstm(e) + (self.num_layers - 1) * lstm(h) + h * v + v
+    }
+}
+
+/// The recurrent state of one layer.
+#[derive(Debug, Clone)]
+pub struct LayerState<B: Backend> {
+    /// Hidden state `[batch, hidden]`.
+    pub hidden: Tensor<B, 2>,
+    /// Cell state `[batch, hidden]`.
+    pub cell: Tensor<B, 2>,
+}
+
+/// The recurrent state of every layer, carried from batch to batch.
+#[derive(Debug, Clone)]
+pub struct ModelState<B: Backend> {
+    /// One state per layer, bottom first.
+    pub layers: Vec<LayerState<B>>,
+}
+
+impl<B: Backend> ModelState<B> {
+    /// The all-zero state for `batch` streams.
+    pub fn zeros(config: &CharRnnConfig, batch: usize, device: &B::Device) -> Self {
+        let zeros = || Tensor::zeros([batch, config.hidden_size], device);
+        Self {
+            layers: (0..config.num_layers)
+                .map(|_| LayerState {
+                    hidden: zeros(),
+                    cell: zeros(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The same state cut off from any autodiff graph.
+    pub fn detach(self) -> Self {
+        Self {
+            layers: self
+                .layers
+                .into_iter()
+                .map(|s| LayerState {
+                    hidden: s.hidden.detach(),
+                    cell: s.cell.detach(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A character-level language model: embedding → stacked LSTM → linear.
+#[derive(Module, Debug)]
+pub struct CharRnn<B: Backend> {
+    /// Character embedding `[vocab, embed]`.
+    pub embedding: Embedding<B>,
+    /// The LSTM layers, bottom first.
+    pub layers: Vec<FusedLstm<B>>,
+    /// Dropout after every LSTM layer (active only under autodiff).
+    pub dropout: Dropout,
+    /// Output layer `[hidden, vocab]`.
+    pub output: Linear<B>,
+}
+
+impl<B: Backend> CharRnn<B> {
+    /// The configuration this model has (its dropout included).
+    pub fn config(&self) -> CharRnnConfig {
+        let [vocab_size, embed_size] = self.embedding.weight.dims();
+        CharRnnConfig {
+            vocab_size,
+            embed_size,
+            hidden_size: self.layers[0].hidden_size(),
+            num_layers: self.layers.len(),
+            dropout: self.dropout.prob,
+        }
+    }
+}
+
+impl<B: LstmBackend> CharRnn<B> {
+    /// Runs the model on ids `[batch, seq_len]` from `state`.
+    ///
+    /// Returns logits `[seq_len * batch, vocab]` in time-major rows
+    /// (`row = t * batch + b`) and the state after the last step (detached).
+    pub fn forward(
+        &self,
+        ids: Tensor<B, 2, Int>,
+        state: ModelState<B>,
+    ) -> (Tensor<B, 2>, ModelState<B>) {
+        let [batch, seq_len] = ids.dims();
+        let mut x = self.embedding.forward(ids.transpose());
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (layer, s) in self.layers.iter().zip(state.layers) {
+            let (seq, hidden, cell) = layer.forward(x, s.hidden, s.cell);
+            layers.push(LayerState { hidden, cell });
+            x = self.dropout.forward(seq);
+        }
+        let hidden = x.dims()[2];
+        let logits = self.output.forward(x.reshape([seq_len * batch, hidden]));
+        (logits, ModelState { layers })
+    }
+
+    /// Mean cross-entropy (nats per character) of `logits` from
+    /// [`CharRnn::forward`] against `targets` `[batch, seq_len]`.
+    pub fn loss(&self, logits: Tensor<B, 2>, targets: Tensor<B, 2, Int>) -> Tensor<B, 1> {
+        let [batch, seq_len] = targets.dims();
+        let n = batch * seq_len;
+        let targets = targets.transpose().reshape([n, 1]);
+        log_softmax(logits, 1).gather(1, targets).mean().neg()
+    }
+}

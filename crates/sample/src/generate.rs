@@ -1,0 +1,220 @@
+//! Priming, top-n sampling and the generation loop.
+
+use charrnn_corpus::{UnknownChar, Vocab};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::Engine;
+
+/// How to generate: the `[sample]` section of a run's config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SampleOptions {
+    /// Text that warms the state up; generation continues it.
+    pub prime: String,
+    /// Characters to generate.
+    pub length: usize,
+    /// Draw among this many most likely characters (1 = greedy).
+    pub top_n: usize,
+    /// Divides the logits before the softmax: < 1 is bolder, > 1 more random.
+    pub temperature: f64,
+    /// Seed of the random draws.
+    pub seed: u64,
+}
+
+impl Default for SampleOptions {
+    fn default() -> Self {
+        Self {
+            prime: "\n".into(),
+            length: 500,
+            top_n: 5,
+            temperature: 1.0,
+            seed: 42,
+        }
+    }
+}
+
+/// Options that cannot generate anything.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SampleError {
+    /// The prime is empty.
+    #[error("the prime text is empty: give at least one character with --prime")]
+    EmptyPrime,
+    /// The prime has a character the model never saw.
+    #[error("prime: {0}; use only characters of the training text")]
+    UnknownPrimeChar(#[from] UnknownChar),
+    /// Nothing to generate.
+    #[error("length is 0: ask for at least one character with --length")]
+    ZeroLength,
+    /// `top_n` is 0 or larger than the vocabulary.
+    #[error("top_n is {top_n} but must be between 1 and the vocabulary size {vocab_size}")]
+    TopNOutOfRange {
+        /// The value given.
+        top_n: usize,
+        /// The model's vocabulary size.
+        vocab_size: usize,
+    },
+    /// Temperature is not a positive finite number.
+    #[error("temperature is {0} but must be a number greater than 0")]
+    BadTemperature(f64),
+    /// The vocabulary does not belong to the model.
+    #[error("the vocabulary has {vocab} characters but the model expects {model}: the checkpoint's vocab.json does not belong to its weights")]
+    VocabMismatch {
+        /// Vocabulary size.
+        vocab: usize,
+        /// Model's vocabulary size.
+        model: usize,
+    },
+}
+
+/// Generates text from a model and its vocabulary.
+pub struct Generator {
+    engine: Engine,
+    vocab: Vocab,
+}
+
+impl Generator {
+    /// Pairs an engine with the vocabulary it was trained with.
+    pub fn new(engine: Engine, vocab: Vocab) -> Result<Self, SampleError> {
+        if engine.vocab_size() != vocab.len() {
+            return Err(SampleError::VocabMismatch {
+                vocab: vocab.len(),
+                model: engine.vocab_size(),
+            });
+        }
+        Ok(Self { engine, vocab })
+    }
+
+    /// The vocabulary.
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// Checks `options` against this model; returns the prime's ids.
+    pub fn check(&self, options: &SampleOptions) -> Result<Vec<u32>, SampleError> {
+        if options.prime.is_empty() {
+            return Err(SampleError::EmptyPrime);
+        }
+        if options.length == 0 {
+            return Err(SampleError::ZeroLength);
+        }
+        if options.top_n == 0 || options.top_n > self.vocab.len() {
+            return Err(SampleError::TopNOutOfRange {
+                top_n: options.top_n,
+                vocab_size: self.vocab.len(),
+            });
+        }
+        if !(options.temperature.is_finite() && options.temperature > 0.0) {
+            return Err(SampleError::BadTemperature(options.temperature));
+        }
+        Ok(self.vocab.encode(&options.prime)?)
+    }
+
+    /// Warms up on the prime, then generates `options.length` characters, handing
+    /// each to `emit` as soon as it is drawn. Returns the generated text (without
+    /// the prime).
+    pub fn generate(
+        &mut self,
+        options: &SampleOptions,
+        mut emit: impl FnMut(char),
+    ) -> Result<String, SampleError> {
+        let prime = self.check(options)?;
+        let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+        self.engine.reset();
+        let (&last, warmup) = prime.split_last().expect("prime checked non-empty");
+        for &id in warmup {
+            self.engine.step(id);
+        }
+        let mut next = last;
+        let mut out = String::with_capacity(options.length * 3);
+        let mut candidates = Vec::with_capacity(self.vocab.len());
+        for _ in 0..options.length {
+            let logits = self.engine.step(next);
+            next = pick_top_n(
+                logits,
+                options.top_n,
+                options.temperature as f32,
+                &mut candidates,
+                &mut rng,
+            );
+            let ch = self
+                .vocab
+                .char(next)
+                .expect("ids come from the model's vocabulary");
+            emit(ch);
+            out.push(ch);
+        }
+        Ok(out)
+    }
+}
+
+/// Draws an id among the `top_n` largest logits with probability proportional to
+/// `exp(logit / temperature)`. `candidates` is scratch space.
+pub(crate) fn pick_top_n(
+    logits: &[f32],
+    top_n: usize,
+    temperature: f32,
+    candidates: &mut Vec<(f32, u32)>,
+    rng: &mut impl Rng,
+) -> u32 {
+    candidates.clear();
+    candidates.extend(logits.iter().enumerate().map(|(i, &l)| (l, i as u32)));
+    let by_logit_desc = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0);
+    if top_n < candidates.len() {
+        candidates.select_nth_unstable_by(top_n - 1, by_logit_desc);
+        candidates.truncate(top_n);
+    }
+    if top_n == 1 {
+        return candidates[0].1;
+    }
+    let max = candidates
+        .iter()
+        .map(|c| c.0)
+        .fold(f32::NEG_INFINITY, f32::max);
+    let mut total = 0.0;
+    for c in candidates.iter_mut() {
+        c.0 = ((c.0 - max) / temperature).exp();
+        total += c.0;
+    }
+    let mut r = rng.random::<f32>() * total;
+    for c in candidates.iter() {
+        if r < c.0 {
+            return c.1;
+        }
+        r -= c.0;
+    }
+    candidates.last().expect("top_n >= 1").1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_n_only_draws_the_most_likely() {
+        let logits = [0.0, 5.0, 1.0, 4.0, -3.0];
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut scratch = Vec::new();
+        let mut counts = [0usize; 5];
+        for _ in 0..2000 {
+            counts[pick_top_n(&logits, 2, 1.0, &mut scratch, &mut rng) as usize] += 1;
+        }
+        assert_eq!(counts[0] + counts[2] + counts[4], 0);
+        // p(1) = e^5 / (e^5 + e^4) ≈ 0.731
+        let p1 = counts[1] as f64 / 2000.0;
+        assert!((p1 - 0.731).abs() < 0.04, "p1 = {p1}");
+        assert_eq!(pick_top_n(&logits, 1, 1.0, &mut scratch, &mut rng), 1);
+    }
+
+    #[test]
+    fn low_temperature_approaches_greedy() {
+        let logits = [1.0, 1.5, 0.5];
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut scratch = Vec::new();
+        let picks: Vec<u32> = (0..200)
+            .map(|_| pick_top_n(&logits, 3, 0.01, &mut scratch, &mut rng))
+            .collect();
+        assert!(picks.iter().all(|&p| p == 1));
+    }
+}

@@ -1,0 +1,92 @@
+//! The plain-Rust engine must produce the logits the burn model produces.
+
+use burn::backend::Flex;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor, TensorData};
+use charrnn_corpus::Vocab;
+use charrnn_model::{CharRnnConfig, ModelState};
+use charrnn_sample::{Engine, Generator, SampleError, SampleOptions};
+
+fn config() -> CharRnnConfig {
+    CharRnnConfig {
+        vocab_size: 11,
+        embed_size: 6,
+        hidden_size: 8,
+        num_layers: 2,
+        dropout: 0.5,
+    }
+}
+
+#[test]
+fn engine_logits_equal_model_logits() {
+    let device = Default::default();
+    Flex::seed(&device, 5);
+    let model = config().init::<Flex>(&device);
+    let ids: Vec<u32> = vec![3, 1, 4, 1, 5, 9, 2, 6, 5, 3];
+    let input = Tensor::<Flex, 2, Int>::from_data(
+        TensorData::new(
+            ids.iter().map(|&i| i as i64).collect::<Vec<_>>(),
+            [1, ids.len()],
+        ),
+        &device,
+    );
+    let (logits, _) = model.forward(input, ModelState::zeros(&config(), 1, &device));
+    let expected = logits.into_data().to_vec::<f32>().unwrap();
+
+    let mut engine = Engine::from_model(&model);
+    for (t, &id) in ids.iter().enumerate() {
+        let got = engine.step(id);
+        for (v, (&g, &e)) in got.iter().zip(&expected[t * 11..(t + 1) * 11]).enumerate() {
+            assert!((g - e).abs() < 1e-4, "step {t}, class {v}: {g} vs {e}");
+        }
+    }
+}
+
+#[test]
+fn generation_is_seeded_and_checks_options() {
+    let device = Default::default();
+    let model = config().init::<Flex>(&device);
+    let vocab = Vocab::from_text("abcdefghij\n");
+    let mut generator = Generator::new(Engine::from_model(&model), vocab).unwrap();
+    let options = SampleOptions {
+        prime: "abc".into(),
+        length: 50,
+        ..SampleOptions::default()
+    };
+    let mut streamed = String::new();
+    let a = generator.generate(&options, |c| streamed.push(c)).unwrap();
+    let b = generator.generate(&options, |_| {}).unwrap();
+    assert_eq!(a.chars().count(), 50);
+    assert_eq!(a, streamed);
+    assert_eq!(a, b, "same seed, same text");
+
+    let bad = |o: SampleOptions| generator.check(&o).unwrap_err();
+    assert!(matches!(
+        bad(SampleOptions {
+            prime: "abz".into(),
+            ..options.clone()
+        }),
+        SampleError::UnknownPrimeChar(_)
+    ));
+    assert_eq!(
+        bad(SampleOptions {
+            length: 0,
+            ..options.clone()
+        }),
+        SampleError::ZeroLength
+    );
+    assert!(matches!(
+        bad(SampleOptions {
+            top_n: 12,
+            ..options.clone()
+        }),
+        SampleError::TopNOutOfRange { .. }
+    ));
+    assert_eq!(
+        bad(SampleOptions {
+            prime: String::new(),
+            ..options
+        }),
+        SampleError::EmptyPrime
+    );
+}

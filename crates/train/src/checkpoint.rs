@@ -1,0 +1,363 @@
+//! Checkpoints: one folder per save, written completely before it becomes visible.
+//!
+//! ```text
+//! out_dir/checkpoints/
+//!   latest              -> "step-000400" (replaced atomically)
+//!   step-000200/  model.mpk optimizer.mpk vocab.json config.toml state.json hidden.bin
+//!   step-000400/  ...
+//! ```
+//!
+//! A checkpoint is written into a hidden temporary folder, every file and the
+//! folder are fsynced, and only then is it renamed into place and `latest`
+//! rewritten (write to a temporary file, fsync, rename). A process killed at any
+//! moment leaves every visible checkpoint complete and `latest` naming one.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::tensor::backend::Backend;
+use charrnn_corpus::Vocab;
+use charrnn_model::{CharRnn, CharRnnConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::config::RunConfig;
+
+/// Version of the checkpoint layout, stored in `state.json`.
+pub const FORMAT_VERSION: u32 = 1;
+
+const MODEL: &str = "model.mpk";
+const OPTIMIZER: &str = "optimizer.mpk";
+const VOCAB: &str = "vocab.json";
+const CONFIG: &str = "config.toml";
+const STATE: &str = "state.json";
+const HIDDEN: &str = "hidden.bin";
+const LATEST: &str = "latest";
+
+/// A checkpoint that cannot be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Nothing checkpoint-like at the path.
+    #[error("{} is not a checkpoint or a run folder with checkpoints: give a run folder (runs/X) or a checkpoint folder (runs/X/checkpoints/step-N)", path.display())]
+    NotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A file of the checkpoint is missing, truncated or corrupted.
+    #[error("checkpoint {} is damaged: {reason}; use another checkpoint of the run", path.display())]
+    Damaged {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Writing failed (the previous checkpoints are untouched).
+    #[error("cannot write checkpoint in {}: {source}; earlier checkpoints are intact", path.display())]
+    Write {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where training stood when a checkpoint was written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// Checkpoint layout version.
+    pub format: u32,
+    /// Optimiser steps taken.
+    pub step: u64,
+    /// Epoch (0-based) of the next batch.
+    pub epoch: usize,
+    /// Index within the epoch of the next batch.
+    pub batch: usize,
+    /// Training loss of the last step (nats/char).
+    pub train_loss: Option<f64>,
+    /// Last validation loss (nats/char).
+    pub val_loss: Option<f64>,
+    /// Training time so far, in seconds.
+    pub elapsed_sec: f64,
+    /// The device trained on, e.g. `cpu` or `cuda`.
+    pub device: String,
+    /// Shape of the saved hidden state: `[layers, 2 (h, c), batch, hidden]`.
+    pub hidden_shape: [usize; 4],
+}
+
+/// Everything but the weights: what a checkpoint says about itself.
+#[derive(Debug, Clone)]
+pub struct CheckpointMeta {
+    /// The checkpoint folder.
+    pub dir: PathBuf,
+    /// The run configuration.
+    pub config: RunConfig,
+    /// The vocabulary.
+    pub vocab: Vocab,
+    /// Where training stood.
+    pub state: TrainerState,
+}
+
+impl CheckpointMeta {
+    /// The model shape.
+    pub fn model_config(&self) -> CharRnnConfig {
+        self.config.model_config(self.vocab.len())
+    }
+}
+
+/// The recorder for weights and optimiser state: named MessagePack, full precision.
+pub(crate) fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
+    NamedMpkFileRecorder::new()
+}
+
+/// The folder holding a run's checkpoints.
+pub fn checkpoints_dir(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoints")
+}
+
+fn step_name(step: u64) -> String {
+    format!("step-{step:06}")
+}
+
+/// The files of a checkpoint that the trainer hands over to be written.
+pub(crate) struct CheckpointFiles<'a> {
+    pub config: &'a RunConfig,
+    pub vocab: &'a Vocab,
+    pub state: &'a TrainerState,
+    pub hidden: &'a [f32],
+}
+
+/// Writes a checkpoint atomically; `write_records` saves the model and optimiser
+/// records into the folder it is given. Returns the checkpoint folder.
+pub(crate) fn save(
+    run_dir: &Path,
+    files: CheckpointFiles<'_>,
+    write_records: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<PathBuf, CheckpointError> {
+    let root = checkpoints_dir(run_dir);
+    let werr = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CheckpointError::Write { path, source }
+    };
+    fs::create_dir_all(&root).map_err(werr(&root))?;
+    let name = step_name(files.state.step);
+    let tmp = root.join(format!(".tmp-{name}-{}", std::process::id()));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(werr(&tmp))?;
+    }
+    fs::create_dir(&tmp).map_err(werr(&tmp))?;
+    let result = (|| {
+        write_records(&tmp).map_err(|e| CheckpointError::Write {
+            path: tmp.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        write_synced(&tmp.join(VOCAB), files.vocab.to_json().as_bytes())?;
+        write_synced(&tmp.join(CONFIG), files.config.to_toml().as_bytes())?;
+        let state = serde_json::to_vec_pretty(files.state).expect("state serialises");
+        write_synced(&tmp.join(STATE), &state)?;
+        let hidden: Vec<u8> = files.hidden.iter().flat_map(|v| v.to_le_bytes()).collect();
+        write_synced(&tmp.join(HIDDEN), &hidden)?;
+        for record in [MODEL, OPTIMIZER] {
+            sync_file(&tmp.join(record))?;
+        }
+        sync_dir(&tmp)?;
+        let dest = root.join(&name);
+        if dest.exists() {
+            // Saving the same step again (after a resume): the new copy replaces it.
+            let old = root.join(format!(".old-{name}-{}", std::process::id()));
+            fs::rename(&dest, &old).map_err(werr(&dest))?;
+            fs::rename(&tmp, &dest).map_err(werr(&dest))?;
+            let _ = fs::remove_dir_all(&old);
+        } else {
+            fs::rename(&tmp, &dest).map_err(werr(&dest))?;
+        }
+        sync_dir(&root)?;
+        let latest_tmp = root.join(format!(".{LATEST}.tmp-{}", std::process::id()));
+        write_synced(&latest_tmp, name.as_bytes())?;
+        fs::rename(&latest_tmp, root.join(LATEST)).map_err(werr(&root))?;
+        sync_dir(&root)?;
+        Ok(dest)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    let werr = |source| CheckpointError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = File::create(path).map_err(werr)?;
+    f.write_all(bytes).map_err(werr)?;
+    f.sync_all().map_err(werr)
+}
+
+fn sync_file(path: &Path) -> Result<(), CheckpointError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|source| CheckpointError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+fn sync_dir(path: &Path) -> Result<(), CheckpointError> {
+    // Directories are fsynced so renames survive a power cut (no-op where unsupported).
+    match File::open(path).and_then(|f| f.sync_all()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
+        Err(source) => Err(CheckpointError::Write {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Resolves a run folder (its `latest` checkpoint), a `checkpoints` folder, or a
+/// checkpoint folder to a checkpoint folder.
+pub fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
+    if path.join(STATE).is_file() {
+        return Ok(path.to_path_buf());
+    }
+    for root in [checkpoints_dir(path), path.to_path_buf()] {
+        if let Ok(name) = fs::read_to_string(root.join(LATEST)) {
+            let dir = root.join(name.trim());
+            if dir.join(STATE).is_file() {
+                return Ok(dir);
+            }
+        }
+    }
+    Err(CheckpointError::NotFound {
+        path: path.to_path_buf(),
+    })
+}
+
+/// Reads a checkpoint's config, vocabulary and state, checking they agree.
+pub fn load_meta(path: &Path) -> Result<CheckpointMeta, CheckpointError> {
+    let dir = resolve(path)?;
+    let damaged = |reason: String| CheckpointError::Damaged {
+        path: dir.clone(),
+        reason,
+    };
+    let read = |name: &str| {
+        fs::read_to_string(dir.join(name)).map_err(|e| damaged(format!("cannot read {name}: {e}")))
+    };
+    let config_text = read(CONFIG)?;
+    let config = RunConfig::parse(&config_text, &dir.join(CONFIG), &[])
+        .map_err(|e| damaged(format!("{CONFIG}: {e}")))?;
+    let vocab =
+        Vocab::from_json(&read(VOCAB)?, &dir.join(VOCAB)).map_err(|e| damaged(e.to_string()))?;
+    let state: TrainerState =
+        serde_json::from_str(&read(STATE)?).map_err(|e| damaged(format!("{STATE}: {e}")))?;
+    if state.format != FORMAT_VERSION {
+        return Err(damaged(format!(
+            "layout version {} is not the supported {FORMAT_VERSION}",
+            state.format
+        )));
+    }
+    Ok(CheckpointMeta {
+        dir,
+        config,
+        vocab,
+        state,
+    })
+}
+
+/// Loads the model weights of a checkpoint onto `device`, checking their shapes.
+pub fn load_model<B: Backend>(
+    meta: &CheckpointMeta,
+    device: &B::Device,
+) -> Result<CharRnn<B>, CheckpointError> {
+    let expected = meta.model_config();
+    let model = expected.init::<B>(device);
+    let path = meta.dir.join(MODEL);
+    let damaged = |reason: String| CheckpointError::Damaged {
+        path: meta.dir.clone(),
+        reason,
+    };
+    let record = recorder()
+        .load(path.clone(), device)
+        .map_err(|e| damaged(format!("{MODEL} cannot be read ({e})")))?;
+    let model = model.load_record(record);
+    check_shapes(&model, &expected).map_err(damaged)?;
+    Ok(model)
+}
+
+/// Verifies that loaded weights have the shapes the config promises.
+fn check_shapes<B: Backend>(model: &CharRnn<B>, expected: &CharRnnConfig) -> Result<(), String> {
+    let mismatch = |what: &str, got: &[usize], want: &[usize]| {
+        Err(format!(
+            "{MODEL} does not match config.toml/vocab.json: {what} is {got:?}, expected {want:?} (weights from another architecture or vocabulary?)"
+        ))
+    };
+    let (v, e, h) = (
+        expected.vocab_size,
+        expected.embed_size,
+        expected.hidden_size,
+    );
+    let emb = model.embedding.weight.dims();
+    if emb != [v, e] {
+        return mismatch("embedding", &emb, &[v, e]);
+    }
+    for (l, layer) in model.layers.iter().enumerate() {
+        let input = if l == 0 { e } else { h };
+        let (ih, hh) = (layer.w_ih.dims(), layer.w_hh.dims());
+        if ih != [input, 4 * h] {
+            return mismatch(&format!("layer {l} w_ih"), &ih, &[input, 4 * h]);
+        }
+        if hh != [h, 4 * h] {
+            return mismatch(&format!("layer {l} w_hh"), &hh, &[h, 4 * h]);
+        }
+    }
+    let out = model.output.weight.dims();
+    if out != [h, v] {
+        return mismatch("output", &out, &[h, v]);
+    }
+    Ok(())
+}
+
+/// Reads the saved hidden state.
+pub(crate) fn load_hidden(meta: &CheckpointMeta) -> Result<Vec<f32>, CheckpointError> {
+    let bytes = fs::read(meta.dir.join(HIDDEN)).map_err(|e| CheckpointError::Damaged {
+        path: meta.dir.clone(),
+        reason: format!("cannot read {HIDDEN}: {e}"),
+    })?;
+    let want: usize = meta.state.hidden_shape.iter().product::<usize>() * 4;
+    if bytes.len() != want {
+        return Err(CheckpointError::Damaged {
+            path: meta.dir.clone(),
+            reason: format!("{HIDDEN} has {} bytes, expected {want}", bytes.len()),
+        });
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+/// Path of the optimiser record inside a checkpoint folder.
+pub(crate) fn optimizer_path(dir: &Path) -> PathBuf {
+    dir.join(OPTIMIZER)
+}
+
+/// Path of the model record inside a checkpoint folder.
+pub(crate) fn model_path(dir: &Path) -> PathBuf {
+    dir.join(MODEL)
+}
+
+/// Size on disk of a checkpoint folder, in bytes.
+pub fn size_on_disk(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,439 @@
+//! Run configuration: the TOML file with `[data]`, `[model]`, `[train]` and
+//! `[sample]` sections, `--set section.key=value` overrides, and validation.
+
+use std::path::{Path, PathBuf};
+
+use charrnn_model::CharRnnConfig;
+use charrnn_sample::SampleOptions;
+use serde::{Deserialize, Serialize};
+
+/// Environment variable naming the folder where corpora are looked up first.
+pub const DATA_DIR_ENV: &str = "CHARRNN_DATA_DIR";
+
+/// A configuration that cannot be used, with the key at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{}:{line}:{column}: invalid TOML: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
+    /// A key is unknown or has the wrong type.
+    #[error("config key `{key}`: {message}")]
+    Key {
+        /// Dotted key, e.g. `model.hidden_size`.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `--set` override is malformed.
+    #[error("--set {0:?}: expected section.key=value, e.g. --set train.max_steps=100")]
+    Override(String),
+    /// A value is out of range.
+    #[error("config key `{key}` is {value}: it must be {expected}")]
+    Range {
+        /// Dotted key.
+        key: String,
+        /// The value given.
+        value: String,
+        /// The allowed range.
+        expected: String,
+    },
+}
+
+/// `[data]`: where the text comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// The corpus file. A relative path is looked up in `$CHARRNN_DATA_DIR`, then
+    /// `data/`, then the config file's folder.
+    pub corpus: PathBuf,
+    /// Fraction of the text, taken from its end, held out for validation.
+    #[serde(default = "default_val_fraction")]
+    pub val_fraction: f64,
+}
+
+fn default_val_fraction() -> f64 {
+    0.05
+}
+
+/// `[model]`: the network's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelConfig {
+    /// Character embedding width.
+    pub embed_size: usize,
+    /// Hidden units per LSTM layer.
+    pub hidden_size: usize,
+    /// Stacked LSTM layers.
+    pub num_layers: usize,
+    /// Dropout probability after each LSTM layer (the seed's `1 - keep_prob`).
+    pub dropout: f64,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            embed_size: 128,
+            hidden_size: 512,
+            num_layers: 2,
+            dropout: 0.5,
+        }
+    }
+}
+
+/// `[train]`: the optimisation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Parallel streams per batch (the seed's `n_seqs`).
+    pub batch_size: usize,
+    /// Steps per stream per batch (the seed's `n_steps`).
+    pub seq_len: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Maximum global gradient norm; 0 disables clipping.
+    pub grad_clip: f64,
+    /// Passes over the training text.
+    pub epochs: usize,
+    /// Stop after this many steps in total (0 = no limit).
+    pub max_steps: u64,
+    /// Validate every this many steps (0 = only at the end).
+    pub eval_every: u64,
+    /// Checkpoint every this many steps (0 = only at the end).
+    pub save_every: u64,
+    /// Log a line (and a metrics.jsonl record) every this many steps.
+    pub log_every: u64,
+    /// Seed of initialisation and dropout.
+    pub seed: u64,
+    /// Run folder: checkpoints, metrics, samples.
+    pub out_dir: PathBuf,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 128,
+            seq_len: 100,
+            learning_rate: 3e-4,
+            grad_clip: 5.0,
+            epochs: 50,
+            max_steps: 0,
+            eval_every: 200,
+            save_every: 200,
+            log_every: 1,
+            seed: 42,
+            out_dir: PathBuf::from("runs/default"),
+        }
+    }
+}
+
+/// A whole run configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// `[data]`.
+    pub data: DataConfig,
+    /// `[model]`.
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// `[train]`.
+    #[serde(default)]
+    pub train: TrainConfig,
+    /// `[sample]`.
+    #[serde(default)]
+    pub sample: SampleOptions,
+}
+
+impl RunConfig {
+    /// Reads `path`, applies `overrides` (`section.key=value`), and validates.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path, overrides)
+    }
+
+    /// Parses TOML text (`path` names it in errors), applies overrides, validates.
+    pub fn parse(text: &str, path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| line_column(text, s.start))
+                .unwrap_or((1, 1));
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        let config: RunConfig = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| ConfigError::Key {
+                key: e.path().to_string(),
+                // toml appends "in `section`" on a second line; the key says it.
+                message: e
+                    .inner()
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_string(),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value's range, naming the key at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let range = |key: &str, value: String, expected: &str| ConfigError::Range {
+            key: key.into(),
+            value,
+            expected: expected.into(),
+        };
+        let vf = self.data.val_fraction;
+        if !(vf > 0.0 && vf < 1.0) {
+            return Err(range(
+                "data.val_fraction",
+                vf.to_string(),
+                "between 0 and 1 (exclusive)",
+            ));
+        }
+        let positive = "a whole number greater than 0";
+        for (key, v) in [
+            ("model.embed_size", self.model.embed_size),
+            ("model.hidden_size", self.model.hidden_size),
+            ("model.num_layers", self.model.num_layers),
+            ("train.batch_size", self.train.batch_size),
+            ("train.seq_len", self.train.seq_len),
+            ("train.epochs", self.train.epochs),
+            ("sample.length", self.sample.length),
+            ("sample.top_n", self.sample.top_n),
+        ] {
+            if v == 0 {
+                return Err(range(key, v.to_string(), positive));
+            }
+        }
+        if self.train.log_every == 0 {
+            return Err(range("train.log_every", "0".into(), positive));
+        }
+        let d = self.model.dropout;
+        if !(0.0..1.0).contains(&d) {
+            return Err(range(
+                "model.dropout",
+                d.to_string(),
+                "in [0, 1) (0.5 = the seed's keep_prob 0.5)",
+            ));
+        }
+        let lr = self.train.learning_rate;
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(range(
+                "train.learning_rate",
+                lr.to_string(),
+                "a number greater than 0",
+            ));
+        }
+        let clip = self.train.grad_clip;
+        if !(clip.is_finite() && clip >= 0.0) {
+            return Err(range(
+                "train.grad_clip",
+                clip.to_string(),
+                "0 (off) or a positive number",
+            ));
+        }
+        let t = self.sample.temperature;
+        if !(t.is_finite() && t > 0.0) {
+            return Err(range(
+                "sample.temperature",
+                t.to_string(),
+                "a number greater than 0",
+            ));
+        }
+        if self.sample.prime.is_empty() {
+            return Err(range(
+                "sample.prime",
+                "empty".into(),
+                "at least one character",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The model shape for a vocabulary of `vocab_size` characters.
+    pub fn model_config(&self, vocab_size: usize) -> CharRnnConfig {
+        CharRnnConfig {
+            vocab_size,
+            embed_size: self.model.embed_size,
+            hidden_size: self.model.hidden_size,
+            num_layers: self.model.num_layers,
+            dropout: self.model.dropout,
+        }
+    }
+
+    /// The config as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a run config always serialises")
+    }
+
+    /// Finds the corpus file: an absolute path as is; a relative one in
+    /// `$CHARRNN_DATA_DIR`, then `data/`, then `config_dir`.
+    pub fn resolve_corpus(&self, config_dir: &Path) -> Result<PathBuf, CorpusNotFound> {
+        let corpus = &self.data.corpus;
+        let mut tried = Vec::new();
+        if corpus.is_absolute() {
+            tried.push(corpus.clone());
+        } else {
+            if let Some(dir) = std::env::var_os(DATA_DIR_ENV) {
+                tried.push(PathBuf::from(dir).join(corpus));
+            }
+            tried.push(Path::new("data").join(corpus));
+            tried.push(config_dir.join(corpus));
+            tried.push(corpus.clone());
+        }
+        tried
+            .iter()
+            .find(|p| p.is_file())
+            .cloned()
+            .ok_or(CorpusNotFound { tried })
+    }
+}
+
+/// No candidate path for the corpus exists.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("corpus not found; looked for {}: set {DATA_DIR_ENV} to the folder that holds it, or run `cargo xtask fetch-data`", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+pub struct CorpusNotFound {
+    /// Every path tried, in order.
+    pub tried: Vec<PathBuf>,
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn apply_override(table: &mut toml::Table, spec: &str) -> Result<(), ConfigError> {
+    let bad = || ConfigError::Override(spec.to_string());
+    let (key, raw) = spec.split_once('=').ok_or_else(bad)?;
+    let (section, field) = key.trim().split_once('.').ok_or_else(bad)?;
+    if section.is_empty() || field.is_empty() {
+        return Err(bad());
+    }
+    // A value is TOML (`3`, `0.5`, `"x"`, `true`); anything else is a bare string.
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    let toml::Value::Table(section_table) = entry else {
+        return Err(ConfigError::Key {
+            key: section.into(),
+            message: "is not a section".into(),
+        });
+    };
+    section_table.insert(field.to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, overrides: &[&str]) -> Result<RunConfig, ConfigError> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        RunConfig::parse(text, Path::new("x.toml"), &o)
+    }
+
+    const MINIMAL: &str = "[data]\ncorpus = \"a.txt\"\n";
+
+    #[test]
+    fn defaults_are_the_seed_notebook_values() {
+        let c = parse(MINIMAL, &[]).unwrap();
+        assert_eq!(c.train.batch_size, 128);
+        assert_eq!(c.train.seq_len, 100);
+        assert_eq!(c.train.grad_clip, 5.0);
+        assert_eq!(c.model.dropout, 0.5);
+        assert_eq!(c.data.val_fraction, 0.05);
+        assert_eq!(c.sample.top_n, 5);
+    }
+
+    #[test]
+    fn overrides_apply_with_types() {
+        let c = parse(
+            MINIMAL,
+            &[
+                "train.max_steps=7",
+                "sample.prime=第一回",
+                "model.dropout=0.25",
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.train.max_steps, 7);
+        assert_eq!(c.sample.prime, "第一回");
+        assert_eq!(c.model.dropout, 0.25);
+        assert!(matches!(
+            parse(MINIMAL, &["nodot=3"]),
+            Err(ConfigError::Override(_))
+        ));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = parse(&format!("{MINIMAL}[model]\nhidden_sz = 3\n"), &[]).unwrap_err();
+        assert!(err.to_string().contains("model"), "{err}");
+        assert!(err.to_string().contains("hidden_sz"), "{err}");
+
+        let err = parse(&format!("{MINIMAL}[train]\nbatch_size = \"big\"\n"), &[]).unwrap_err();
+        assert!(err.to_string().contains("train.batch_size"), "{err}");
+
+        for (o, key) in [
+            ("model.hidden_size=0", "model.hidden_size"),
+            ("model.dropout=1.0", "model.dropout"),
+            ("train.learning_rate=0", "train.learning_rate"),
+            ("data.val_fraction=1.5", "data.val_fraction"),
+            ("data.val_fraction=0", "data.val_fraction"),
+        ] {
+            let err = parse(MINIMAL, &[o]).unwrap_err();
+            assert!(err.to_string().contains(key), "{o}: {err}");
+        }
+    }
+
+    #[test]
+    fn syntax_errors_give_the_line() {
+        let err = parse("[data]\ncorpus = \"a.txt\"\n[train\n", &[]).unwrap_err();
+        match err {
+            ConfigError::Syntax { line, .. } => assert_eq!(line, 3),
+            other => panic!("expected a syntax error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let c = parse(MINIMAL, &["train.max_steps=3"]).unwrap();
+        assert_eq!(parse(&c.to_toml(), &[]).unwrap(), c);
+    }
+}

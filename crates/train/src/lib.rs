@@ -1,0 +1,19 @@
+//! Training for charrnn: run configs, the truncated-BPTT loop with Adam and
+//! global-norm clipping, validation, `metrics.jsonl`, and crash-safe checkpoints
+//! that resume exactly where a run stopped.
+//!
+//! The entry point is [`train`], generic over any burn autodiff backend whose
+//! inner backend implements [`charrnn_model::LstmBackend`].
+
+pub mod checkpoint;
+pub mod clip;
+pub mod config;
+pub mod eval;
+pub mod metrics;
+mod trainer;
+
+pub use checkpoint::{CheckpointError, CheckpointMeta, TrainerState};
+pub use config::{ConfigError, RunConfig};
+pub use eval::evaluate;
+pub use metrics::{read_metrics, MetricsRecord};
+pub use trainer::{train, TrainError, TrainOptions, TrainSummary};

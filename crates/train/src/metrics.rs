@@ -1,0 +1,92 @@
+//! `metrics.jsonl`: one JSON object per logged step.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One logged step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsRecord {
+    /// Optimiser steps taken.
+    pub step: u64,
+    /// Epoch (1-based) the step belongs to.
+    pub epoch: usize,
+    /// Training loss of the step (nats/char).
+    pub train_loss: f64,
+    /// Validation loss, when evaluated at this step (nats/char).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub val_loss: Option<f64>,
+    /// Training throughput since the previous record.
+    pub chars_per_sec: f64,
+    /// Training time so far.
+    pub elapsed_sec: f64,
+}
+
+/// Appends records to a run's `metrics.jsonl`.
+pub struct MetricsLog {
+    path: PathBuf,
+    file: File,
+}
+
+impl MetricsLog {
+    /// Opens `run_dir/metrics.jsonl` for appending. When resuming from
+    /// `resume_step`, records after that step (from the interrupted run) are dropped
+    /// first, so the file reads as one uninterrupted run.
+    pub fn open(run_dir: &Path, resume_step: Option<u64>) -> std::io::Result<Self> {
+        let path = run_dir.join("metrics.jsonl");
+        if let Some(step) = resume_step {
+            truncate_after(&path, step)?;
+        } else if path.exists() {
+            std::fs::remove_file(&path)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        Ok(Self { path, file })
+    }
+
+    /// Appends one record and flushes it.
+    pub fn write(&mut self, record: &MetricsRecord) -> std::io::Result<()> {
+        let mut line = serde_json::to_string(record).expect("records serialise");
+        line.push('\n');
+        self.file.write_all(line.as_bytes())?;
+        self.file.flush()
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reads every record of a `metrics.jsonl` (lines that do not parse are skipped:
+/// a line cut short by a crash must not hide the rest).
+pub fn read_metrics(path: &Path) -> std::io::Result<Vec<MetricsRecord>> {
+    let file = File::open(path)?;
+    Ok(BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect())
+}
+
+fn truncate_after(path: &Path, step: u64) -> std::io::Result<()> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let kept: Vec<MetricsRecord> = read_metrics(path)?
+        .into_iter()
+        .filter(|r| r.step <= step)
+        .collect();
+    let tmp = path.with_extension("jsonl.tmp");
+    let mut out = File::create(&tmp)?;
+    for r in &kept {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(r).expect("records serialise")
+        )?;
+    }
+    out.sync_all()?;
+    std::fs::rename(tmp, path)
+}

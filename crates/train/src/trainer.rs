@@ -1,0 +1,439 @@
+//! The training loop.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::{AutodiffModule, Module};
+use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::record::Recorder;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Tensor, TensorData};
+use charrnn_batch::{Batcher, TooShort};
+use charrnn_corpus::{split_train_val, Corpus, CorpusError, Vocab};
+use charrnn_model::{CharRnn, LayerState, LstmBackend, ModelState};
+use tracing::info;
+
+use crate::checkpoint::{self, CheckpointError, CheckpointFiles, CheckpointMeta, TrainerState};
+use crate::clip::clip_global_norm;
+use crate::config::{ConfigError, CorpusNotFound, RunConfig};
+use crate::eval::{batch_tensors, evaluate};
+use crate::metrics::{MetricsLog, MetricsRecord};
+
+/// Why training stopped early or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The corpus path did not resolve.
+    #[error(transparent)]
+    CorpusNotFound(#[from] CorpusNotFound),
+    /// The corpus could not be loaded.
+    #[error(transparent)]
+    Corpus(#[from] CorpusError),
+    /// The training or validation text is too short for the batch shape.
+    #[error("{part} {source}")]
+    TooShort {
+        /// `training text` or `validation text`.
+        part: &'static str,
+        /// The shortfall.
+        source: TooShort,
+    },
+    /// A checkpoint could not be written or read.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The corpus has changed since the checkpoint was written.
+    #[error("the corpus {} has a different vocabulary ({now} characters) than the checkpoint ({then}): resume with the corpus the run was started on", corpus.display())]
+    VocabChanged {
+        /// The corpus.
+        corpus: PathBuf,
+        /// Its vocabulary size now.
+        now: usize,
+        /// The checkpoint's vocabulary size.
+        then: usize,
+    },
+    /// The loss became NaN or infinite.
+    #[error("training diverged at step {step}: loss is {loss}; lower train.learning_rate or train.grad_clip and resume from the last checkpoint")]
+    Diverged {
+        /// The step.
+        step: u64,
+        /// The loss.
+        loss: f64,
+    },
+    /// The run folder or its logs could not be written.
+    #[error("cannot write to run folder {}: {source}; check out_dir is writable", path.display())]
+    RunDir {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How to run [`train`].
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Continue from this checkpoint (or run folder's latest checkpoint).
+    pub resume: Option<PathBuf>,
+    /// Where the config file lives (corpus paths may be relative to it).
+    pub config_dir: PathBuf,
+    /// Name of the device, recorded in checkpoints (`cpu`, `cuda`).
+    pub device_label: String,
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone)]
+pub struct TrainSummary {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// The final checkpoint.
+    pub checkpoint: PathBuf,
+    /// Steps taken in total.
+    pub step: u64,
+    /// Last training loss (nats/char).
+    pub train_loss: Option<f64>,
+    /// Final validation loss (nats/char).
+    pub val_loss: Option<f64>,
+    /// Training time in total, in seconds.
+    pub elapsed_sec: f64,
+}
+
+type Optim<B> = burn::optim::adaptor::OptimizerAdaptor<Adam, CharRnn<B>, B>;
+
+/// Dropout masks are a function of (seed, step) alone, so a resumed run draws the
+/// same masks as an uninterrupted one.
+fn step_seed(seed: u64, step: u64) -> u64 {
+    let mut x = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn state_to_vec<B: Backend>(state: &ModelState<B>) -> Vec<f32> {
+    let mut out = Vec::new();
+    for layer in &state.layers {
+        for t in [&layer.hidden, &layer.cell] {
+            out.extend(
+                t.to_data()
+                    .convert::<f32>()
+                    .to_vec::<f32>()
+                    .expect("f32 data"),
+            );
+        }
+    }
+    out
+}
+
+fn state_from_vec<B: Backend>(v: &[f32], shape: [usize; 4], device: &B::Device) -> ModelState<B> {
+    let [layers, _, batch, hidden] = shape;
+    let n = batch * hidden;
+    let tensor = |i: usize| {
+        Tensor::<B, 2>::from_data(
+            TensorData::new(v[i * n..(i + 1) * n].to_vec(), [batch, hidden]),
+            device,
+        )
+    };
+    ModelState {
+        layers: (0..layers)
+            .map(|l| LayerState {
+                hidden: tensor(2 * l),
+                cell: tensor(2 * l + 1),
+            })
+            .collect(),
+    }
+}
+
+/// Trains a model as `config` says, on `device`; resumes when `options.resume`
+/// names a checkpoint.
+pub fn train<B>(
+    config: &RunConfig,
+    options: &TrainOptions,
+    device: &B::Device,
+) -> Result<TrainSummary, TrainError>
+where
+    B: AutodiffBackend + LstmBackend,
+    B::InnerBackend: LstmBackend,
+{
+    let resume: Option<CheckpointMeta> = match &options.resume {
+        Some(path) => Some(checkpoint::load_meta(path)?),
+        None => None,
+    };
+    let corpus_path = config.resolve_corpus(&options.config_dir)?;
+    let corpus = Corpus::load(&corpus_path)?;
+    let vocab: Vocab = corpus.vocab().clone();
+    if let Some(meta) = &resume {
+        if meta.vocab != vocab {
+            return Err(TrainError::VocabChanged {
+                corpus: corpus_path,
+                now: vocab.len(),
+                then: meta.vocab.len(),
+            });
+        }
+    }
+    let (train_ids, val_ids) = split_train_val(corpus.ids(), config.data.val_fraction);
+    let tc = &config.train;
+    let batcher = Batcher::new(train_ids, tc.batch_size, tc.seq_len).map_err(|source| {
+        TrainError::TooShort {
+            part: "training text:",
+            source,
+        }
+    })?;
+    if val_ids.len() < 2 {
+        return Err(TrainError::TooShort {
+            part: "validation text:",
+            source: TooShort {
+                len: val_ids.len(),
+                batch_size: 1,
+                seq_len: 1,
+                needed: 2,
+            },
+        });
+    }
+
+    let run_dir = match &resume {
+        // A checkpoint lives in run_dir/checkpoints/step-N.
+        Some(meta) => meta
+            .dir
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| tc.out_dir.clone()),
+        None => tc.out_dir.clone(),
+    };
+    let run_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| TrainError::RunDir { path, source }
+    };
+    std::fs::create_dir_all(&run_dir).map_err(run_err(&run_dir))?;
+
+    let model_config = config.model_config(vocab.len());
+    B::seed(device, tc.seed);
+    let mut model: CharRnn<B> = model_config.init(device);
+    let mut optim: Optim<B> = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut state = TrainerState {
+        format: checkpoint::FORMAT_VERSION,
+        step: 0,
+        epoch: 0,
+        batch: 0,
+        train_loss: None,
+        val_loss: None,
+        elapsed_sec: 0.0,
+        device: options.device_label.clone(),
+        hidden_shape: [
+            model_config.num_layers,
+            2,
+            tc.batch_size,
+            model_config.hidden_size,
+        ],
+    };
+    let mut hidden = ModelState::<B>::zeros(&model_config, tc.batch_size, device);
+    if let Some(meta) = &resume {
+        model = checkpoint::load_model::<B>(meta, device)?;
+        let record = checkpoint::recorder()
+            .load(checkpoint::optimizer_path(&meta.dir), device)
+            .map_err(|e| CheckpointError::Damaged {
+                path: meta.dir.clone(),
+                reason: format!("optimizer.mpk cannot be read ({e})"),
+            })?;
+        optim = optim.load_record(record);
+        if meta.state.hidden_shape != state.hidden_shape {
+            return Err(CheckpointError::Damaged {
+                path: meta.dir.clone(),
+                reason: "its hidden state does not match train.batch_size".into(),
+            }
+            .into());
+        }
+        hidden = state_from_vec(&checkpoint::load_hidden(meta)?, state.hidden_shape, device);
+        state = TrainerState {
+            device: options.device_label.clone(),
+            ..meta.state.clone()
+        };
+        info!(
+            "resuming from {} at step {} (epoch {}, batch {})",
+            meta.dir.display(),
+            state.step,
+            state.epoch + 1,
+            state.batch
+        );
+    }
+    std::fs::write(run_dir.join("config.toml"), config.to_toml()).map_err(run_err(&run_dir))?;
+    let mut metrics = MetricsLog::open(&run_dir, resume.as_ref().map(|m| m.state.step))
+        .map_err(run_err(&run_dir))?;
+
+    let num_batches = batcher.num_batches();
+    let total_steps = {
+        let all = (tc.epochs * num_batches) as u64;
+        if tc.max_steps > 0 {
+            all.min(tc.max_steps)
+        } else {
+            all
+        }
+    };
+    info!(
+        "training on {} ({} chars, vocab {}, {} train / {} val), {} params, {} batches/epoch, {} steps",
+        corpus_path.display(),
+        corpus.len(),
+        vocab.len(),
+        train_ids.len(),
+        val_ids.len(),
+        model_config.num_params(),
+        num_batches,
+        total_steps
+    );
+
+    let tokens_per_step = (tc.batch_size * tc.seq_len) as f64;
+    let started = Instant::now();
+    let base_elapsed = state.elapsed_sec;
+    let mut interval_start = Instant::now();
+    let mut interval_steps = 0u64;
+    let mut last_saved = resume.as_ref().map(|m| m.dir.clone());
+    let mut last_saved_step = resume.as_ref().map(|m| m.state.step);
+    let mut last_eval_step = None;
+
+    let save = |model: &CharRnn<B>,
+                optim: &Optim<B>,
+                state: &TrainerState,
+                hidden: &ModelState<B>|
+     -> Result<PathBuf, TrainError> {
+        let hidden = state_to_vec(hidden);
+        let dir = checkpoint::save(
+            &run_dir,
+            CheckpointFiles {
+                config,
+                vocab: &vocab,
+                state,
+                hidden: &hidden,
+            },
+            |tmp| {
+                let rec = checkpoint::recorder();
+                model
+                    .clone()
+                    .save_file(checkpoint::model_path(tmp), &rec)
+                    .map_err(|e| e.to_string())?;
+                rec.record(optim.to_record(), checkpoint::optimizer_path(tmp))
+                    .map_err(|e| e.to_string())
+            },
+        )?;
+        info!("saved checkpoint {}", dir.display());
+        Ok(dir)
+    };
+    let validate = |model: &CharRnn<B>| -> Result<f64, TrainError> {
+        evaluate(&model.valid(), val_ids, tc.batch_size, tc.seq_len, device).map_err(|source| {
+            TrainError::TooShort {
+                part: "validation text:",
+                source,
+            }
+        })
+    };
+
+    'epochs: while state.epoch < tc.epochs {
+        if state.batch >= num_batches {
+            state.epoch += 1;
+            state.batch = 0;
+            continue;
+        }
+        if state.batch == 0 {
+            // Each epoch starts from a zero state, as in the seed notebook.
+            hidden = ModelState::zeros(&model_config, tc.batch_size, device);
+        }
+        while state.batch < num_batches {
+            if tc.max_steps > 0 && state.step >= tc.max_steps {
+                break 'epochs;
+            }
+            B::seed(device, step_seed(tc.seed, state.step));
+            let (inputs, targets) = batch_tensors::<B>(&batcher.batch(state.batch), device);
+            let (logits, next) = model.forward(inputs, hidden);
+            let loss = model.loss(logits, targets);
+            let loss_value = loss.clone().into_scalar().elem::<f64>();
+            if !loss_value.is_finite() {
+                return Err(TrainError::Diverged {
+                    step: state.step + 1,
+                    loss: loss_value,
+                });
+            }
+            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+            clip_global_norm::<B, _>(&model, &mut grads, tc.grad_clip);
+            model = optim.step(tc.learning_rate, model, grads);
+            hidden = next.detach();
+
+            state.step += 1;
+            state.batch += 1;
+            state.train_loss = Some(loss_value);
+            state.elapsed_sec = base_elapsed + started.elapsed().as_secs_f64();
+            interval_steps += 1;
+
+            let at_end = state.step == total_steps;
+            let mut val_loss = None;
+            if (tc.eval_every > 0 && state.step % tc.eval_every == 0) || at_end {
+                val_loss = Some(validate(&model)?);
+                state.val_loss = val_loss;
+                last_eval_step = Some(state.step);
+            }
+            if state.step % tc.log_every == 0 || val_loss.is_some() || at_end {
+                let secs = interval_start.elapsed().as_secs_f64();
+                let chars_per_sec = tokens_per_step * interval_steps as f64 / secs.max(1e-9);
+                let record = MetricsRecord {
+                    step: state.step,
+                    epoch: state.epoch + 1,
+                    train_loss: loss_value,
+                    val_loss,
+                    chars_per_sec,
+                    elapsed_sec: state.elapsed_sec,
+                };
+                metrics.write(&record).map_err(run_err(metrics.path()))?;
+                let val = val_loss.map_or(String::new(), |v| format!("  val {v:.4}"));
+                info!(
+                    "epoch {}/{}  step {}/{}  loss {:.4}{}  {:.3} s/batch  {:.0} chars/s",
+                    state.epoch + 1,
+                    tc.epochs,
+                    state.step,
+                    total_steps,
+                    loss_value,
+                    val,
+                    secs / interval_steps as f64,
+                    chars_per_sec
+                );
+                interval_start = Instant::now();
+                interval_steps = 0;
+            }
+            if tc.save_every > 0 && state.step % tc.save_every == 0 {
+                last_saved = Some(save(&model, &optim, &state, &hidden)?);
+                last_saved_step = Some(state.step);
+            }
+        }
+        state.epoch += 1;
+        state.batch = 0;
+    }
+
+    if last_eval_step != Some(state.step) {
+        state.val_loss = Some(validate(&model)?);
+        info!(
+            "final validation loss {:.4}",
+            state.val_loss.unwrap_or(f64::NAN)
+        );
+    }
+    let checkpoint = match (last_saved, last_saved_step) {
+        (Some(dir), Some(step)) if step == state.step => dir,
+        _ => save(&model, &optim, &state, &hidden)?,
+    };
+    Ok(TrainSummary {
+        run_dir,
+        checkpoint,
+        step: state.step,
+        train_loss: state.train_loss,
+        val_loss: state.val_loss,
+        elapsed_sec: state.elapsed_sec,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::step_seed;
+
+    #[test]
+    fn step_seeds_differ() {
+        let seeds: std::collections::HashSet<u64> = (0..1000).map(|s| step_seed(42, s)).collect();
+        assert_eq!(seeds.len(), 1000);
+    }
+}

@@ -1,0 +1,194 @@
+//! `cargo xtask`: project automation (the rust-analyzer convention).
+//!
+//! Training in a debug build is far too slow, so every task builds the release
+//! `charrnn` binary first and runs it.
+
+mod fetch;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "charrnn project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Build the release binary and run `charrnn train ARGS...`.
+    Train {
+        /// Arguments for `charrnn train` (e.g. --config configs/X.toml).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Build the release binary and run `charrnn sample ARGS...`.
+    Sample {
+        /// Arguments for `charrnn sample` (e.g. --run runs/X).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Fetch the corpus if missing, train, then print a sample from the final checkpoint.
+    Pipeline {
+        /// Run config.
+        #[arg(long)]
+        config: PathBuf,
+        /// auto, cpu or cuda.
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Config overrides, as for `charrnn train --set`.
+        #[arg(long = "set")]
+        overrides: Vec<String>,
+    },
+    /// Download the standard corpora into data/.
+    FetchData {
+        /// Folder to write to.
+        #[arg(long, default_value = "data")]
+        dest: PathBuf,
+    },
+    /// Build the release charrnn binary that every task runs.
+    Build,
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse().task) {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(task: Task) -> Result<()> {
+    match task {
+        Task::Train { args } => {
+            let bin = build()?;
+            status(Command::new(bin).arg("train").args(args))
+        }
+        Task::Sample { args } => {
+            let bin = build()?;
+            status(Command::new(bin).arg("sample").args(args))
+        }
+        Task::Pipeline {
+            config,
+            device,
+            overrides,
+        } => pipeline(&config, &device, &overrides),
+        Task::FetchData { dest } => fetch::fetch_all(&dest),
+        Task::Build => build().map(|_| ()),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Builds `target/release/charrnn` and returns its path.
+fn build() -> Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("xtask: building the release charrnn (the first build takes about 10 minutes)");
+    status(Command::new(cargo).current_dir(workspace_root()).args([
+        "build",
+        "--release",
+        "-p",
+        "charrnn-cli",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    Ok(target.join("release").join("charrnn"))
+}
+
+fn status(cmd: &mut Command) -> Result<()> {
+    let st = cmd
+        .status()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
+    if !st.success() {
+        bail!("{:?} failed ({st})", cmd.get_program());
+    }
+    Ok(())
+}
+
+/// The corpus file name of a config, with `--set data.corpus=` applied.
+fn corpus_of(config: &Path, overrides: &[String]) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read config {}", config.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", config.display()))?;
+    let from_set = overrides
+        .iter()
+        .filter_map(|o| o.strip_prefix("data.corpus="))
+        .last()
+        .map(|v| v.trim_matches('"').to_string());
+    let corpus = from_set
+        .or_else(|| {
+            table
+                .get("data")
+                .and_then(|d| d.get("corpus"))
+                .and_then(|c| c.as_str())
+                .map(str::to_string)
+        })
+        .context("the config has no data.corpus")?;
+    Ok(PathBuf::from(corpus))
+}
+
+/// True when charrnn will find the corpus (same search order as `charrnn train`).
+fn corpus_present(corpus: &Path, config: &Path) -> bool {
+    if corpus.is_absolute() {
+        return corpus.is_file();
+    }
+    let mut candidates = vec![Path::new("data").join(corpus), corpus.to_path_buf()];
+    if let Some(dir) = std::env::var_os("CHARRNN_DATA_DIR") {
+        candidates.push(PathBuf::from(dir).join(corpus));
+    }
+    if let Some(dir) = config.parent() {
+        candidates.push(dir.join(corpus));
+    }
+    candidates.iter().any(|p| p.is_file())
+}
+
+fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
+    let corpus = corpus_of(config, overrides)?;
+    if !corpus_present(&corpus, config) {
+        eprintln!(
+            "xtask: corpus {} not found (CHARRNN_DATA_DIR, data/, the config's folder); fetching it",
+            corpus.display()
+        );
+        fetch::fetch_all(Path::new("data"))?;
+    }
+    let bin = build()?;
+    let mut train = Command::new(&bin);
+    train
+        .args(["train", "--config"])
+        .arg(config)
+        .args(["--device", device]);
+    for o in overrides {
+        train.args(["--set", o]);
+    }
+    let out = train
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run charrnn train")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    print!("{stdout}");
+    if !out.status.success() {
+        bail!("training failed ({})", out.status);
+    }
+    let checkpoint = stdout
+        .lines()
+        .rev()
+        .find_map(|l| {
+            l.split_once("; checkpoint ")
+                .map(|(_, p)| p.trim().to_string())
+        })
+        .context("charrnn train did not report its checkpoint")?;
+    eprintln!("xtask: sample from {checkpoint}:");
+    status(Command::new(&bin).args(["sample", "--checkpoint", &checkpoint]))
+}
