@@ -6,13 +6,15 @@ mod device;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::Context;
 use burn::backend::{Autodiff, Flex};
 use charrnn_corpus::{read_text, split_train_val};
 use charrnn_model::LstmBackend;
 use charrnn_sample::{Engine, Generator, SampleOptions};
-use charrnn_train::{checkpoint, evaluate, train, RunConfig, TrainOptions};
+use charrnn_train::{checkpoint, evaluate, train, RunConfig, TrainError, TrainOptions};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use device::{Device, DeviceArg};
 
@@ -127,6 +129,10 @@ fn main() -> ExitCode {
     }));
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if matches!(e.downcast_ref(), Some(TrainError::Interrupted { .. })) => {
+            eprintln!("{e}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
@@ -193,6 +199,7 @@ fn cmd_train(args: TrainArgs) -> anyhow::Result<()> {
         resume: args.resume,
         config_dir,
         device_label: device.label().into(),
+        stop: Some(stop_on_signal()?),
     };
     let summary = match device {
         Device::Cpu => train::<Autodiff<Flex>>(&config, &options, &Default::default())?,
@@ -216,6 +223,25 @@ fn cmd_train(args: TrainArgs) -> anyhow::Result<()> {
         summary.checkpoint.display()
     );
     Ok(())
+}
+
+/// The first Ctrl-C (or SIGTERM) asks training to checkpoint and stop after the
+/// current step; a second one exits at once (checkpoints are written atomically,
+/// so nothing is left half-written).
+fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted again: exiting now");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit now)"
+        );
+    })
+    .context("cannot install the Ctrl-C handler")?;
+    Ok(stop)
 }
 
 fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {

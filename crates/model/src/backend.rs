@@ -78,17 +78,14 @@ pub trait LstmBackend: Backend {
         cache: LstmCache<Self>,
         grad_hidden_seq: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        backward::<Self>(cache, grad_hidden_seq)
+        portable_lstm_sequence_backward::<Self>(cache, grad_hidden_seq)
     }
 }
-
-#[cfg(feature = "flex")]
-impl LstmBackend for burn::backend::Flex {}
 
 #[cfg(feature = "cuda")]
 impl LstmBackend for burn::backend::Cuda {}
 
-fn wrap<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
+pub(crate) fn wrap<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(t))
 }
 
@@ -96,7 +93,19 @@ fn unwrap<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
     t.into_primitive().tensor()
 }
 
-/// The generic forward recurrence, built from burn tensor operations.
+/// The portable forward recurrence, built from burn tensor operations: what every
+/// backend runs unless it overrides [`LstmBackend`]. Public so that a backend's
+/// own kernel can be tested against it.
+pub fn portable_lstm_sequence<B: Backend>(
+    x_proj: FloatTensor<B>,
+    w_hh: FloatTensor<B>,
+    h0: FloatTensor<B>,
+    c0: FloatTensor<B>,
+) -> (LstmSequence<B>, LstmCache<B>) {
+    let (out, cache) = recurrence::<B>(x_proj, w_hh, h0, c0, true);
+    (out, cache.expect("cache was requested"))
+}
+
 fn recurrence<B: Backend>(
     x_proj: FloatTensor<B>,
     w_hh: FloatTensor<B>,
@@ -161,8 +170,9 @@ fn recurrence<B: Backend>(
     )
 }
 
-/// The generic backward recurrence: truncated BPTT over the cached sequence.
-fn backward<B: Backend>(
+/// The portable backward recurrence (truncated BPTT over the cached sequence),
+/// built from burn tensor operations; returns the gradients of `x_proj` and `w_hh`.
+pub fn portable_lstm_sequence_backward<B: Backend>(
     cache: LstmCache<B>,
     grad_hidden_seq: FloatTensor<B>,
 ) -> (FloatTensor<B>, FloatTensor<B>) {

@@ -15,8 +15,12 @@
 
 mod backend;
 mod char_rnn;
+#[cfg(feature = "flex")]
+mod flex_kernels;
 mod lstm;
 
-pub use backend::{LstmBackend, LstmCache, LstmSequence};
+pub use backend::{
+    portable_lstm_sequence, portable_lstm_sequence_backward, LstmBackend, LstmCache, LstmSequence,
+};
 pub use char_rnn::{CharRnn, CharRnnConfig, ConfigError, LayerState, ModelState};
 pub use lstm::FusedLstm;

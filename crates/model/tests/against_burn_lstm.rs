@@ -147,3 +147,52 @@ fn inference_backend_matches_autodiff_forward() {
     let diff = (Tensor::cat(vec![a, b], 0) - seq).abs().max().into_scalar();
     assert!(diff < 1e-6, "split run differs by {diff}");
 }
+
+/// The CPU kernel (used above through autodiff) must agree with the portable
+/// tensor-op implementation that other backends, CUDA among them, run.
+#[test]
+fn flex_kernel_matches_portable_implementation() {
+    use charrnn_model::{portable_lstm_sequence, portable_lstm_sequence_backward, LstmBackend};
+    let device = Default::default();
+    Flex::seed(&device, 11);
+    let normal =
+        |dims: [usize; 3]| Tensor::<Flex, 3>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+    let x_proj = normal([T, BATCH, 4 * HIDDEN]);
+    let w_hh = normal([1, HIDDEN, 4 * HIDDEN]).reshape([HIDDEN, 4 * HIDDEN]);
+    let h0 = normal([1, BATCH, HIDDEN]).reshape([BATCH, HIDDEN]);
+    let c0 = normal([1, BATCH, HIDDEN]).reshape([BATCH, HIDDEN]);
+    let grad = normal([T, BATCH, HIDDEN]);
+    let p = |t: Tensor<Flex, 3>| t.into_primitive().tensor();
+    let p2 = |t: Tensor<Flex, 2>| t.into_primitive().tensor();
+    let f3 = |t| Tensor::<Flex, 3>::from_primitive(burn::tensor::TensorPrimitive::Float(t));
+    let f2 = |t| Tensor::<Flex, 2>::from_primitive(burn::tensor::TensorPrimitive::Float(t));
+
+    let (ours, cache) = Flex::lstm_sequence_cached(
+        p(x_proj.clone()),
+        p2(w_hh.clone()),
+        p2(h0.clone()),
+        p2(c0.clone()),
+    );
+    let (reference, ref_cache) =
+        portable_lstm_sequence::<Flex>(p(x_proj), p2(w_hh), p2(h0), p2(c0));
+    let close3 = |what: &str, a: Tensor<Flex, 3>, b: Tensor<Flex, 3>| {
+        let d = (a - b).abs().max().into_scalar();
+        assert!(d < 1e-4, "{what}: differs by {d}");
+    };
+    close3(
+        "hidden sequence",
+        f3(ours.hidden_seq),
+        f3(reference.hidden_seq),
+    );
+    let d = (f2(ours.cell) - f2(reference.cell))
+        .abs()
+        .max()
+        .into_scalar();
+    assert!(d < 1e-4, "final cell differs by {d}");
+
+    let (dx, dw) = Flex::lstm_sequence_backward(cache, p(grad.clone()));
+    let (dx_ref, dw_ref) = portable_lstm_sequence_backward::<Flex>(ref_cache, p(grad));
+    close3("d x_proj", f3(dx), f3(dx_ref));
+    let d = (f2(dw) - f2(dw_ref)).abs().max().into_scalar();
+    assert!(d < 1e-3, "d w_hh differs by {d}");
+}

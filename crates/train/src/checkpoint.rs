@@ -85,6 +85,9 @@ pub struct TrainerState {
     pub device: String,
     /// Shape of the saved hidden state: `[layers, 2 (h, c), batch, hidden]`.
     pub hidden_shape: [usize; 4],
+    /// Loss of the run's first step (the divergence guard's reference).
+    #[serde(default)]
+    pub first_loss: Option<f64>,
 }
 
 /// Everything but the weights: what a checkpoint says about itself.

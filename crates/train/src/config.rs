@@ -120,6 +120,9 @@ pub struct TrainConfig {
     pub save_every: u64,
     /// Log a line (and a metrics.jsonl record) every this many steps.
     pub log_every: u64,
+    /// Stop when the loss exceeds this many times the first loss (char-rnn's
+    /// rule); 0 disables it. NaN or infinite losses always stop training.
+    pub divergence_factor: f64,
     /// Seed of initialisation and dropout.
     pub seed: u64,
     /// Run folder: checkpoints, metrics, samples.
@@ -138,6 +141,7 @@ impl Default for TrainConfig {
             eval_every: 200,
             save_every: 200,
             log_every: 1,
+            divergence_factor: 3.0,
             seed: 42,
             out_dir: PathBuf::from("runs/default"),
         }
@@ -260,6 +264,14 @@ impl RunConfig {
                 "train.grad_clip",
                 clip.to_string(),
                 "0 (off) or a positive number",
+            ));
+        }
+        let df = self.train.divergence_factor;
+        if !(df.is_finite() && (df == 0.0 || df > 1.0)) {
+            return Err(range(
+                "train.divergence_factor",
+                df.to_string(),
+                "0 (off) or a number greater than 1",
             ));
         }
         let t = self.sample.temperature;

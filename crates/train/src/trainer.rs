@@ -1,6 +1,8 @@
 //! The training loop.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
@@ -52,13 +54,28 @@ pub enum TrainError {
         /// The checkpoint's vocabulary size.
         then: usize,
     },
-    /// The loss became NaN or infinite.
-    #[error("training diverged at step {step}: loss is {loss}; lower train.learning_rate or train.grad_clip and resume from the last checkpoint")]
+    /// The loss became NaN or infinite, or grew past `divergence_factor` times
+    /// the first loss.
+    #[error("training diverged at step {step}: loss is {loss} ({why}); lower train.learning_rate and resume from the last good checkpoint{}", last_good.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default())]
     Diverged {
         /// The step.
         step: u64,
         /// The loss.
         loss: f64,
+        /// Which rule stopped it.
+        why: String,
+        /// The newest checkpoint, written before the divergence.
+        last_good: Option<PathBuf>,
+    },
+    /// A stop was requested (Ctrl-C, SIGTERM); a checkpoint was written first.
+    #[error("interrupted at step {step}; checkpoint {} written; continue with: charrnn train --resume {}", checkpoint.display(), run_dir.display())]
+    Interrupted {
+        /// Steps taken.
+        step: u64,
+        /// The checkpoint written on the way out.
+        checkpoint: PathBuf,
+        /// The run folder to resume.
+        run_dir: PathBuf,
     },
     /// The run folder or its logs could not be written.
     #[error("cannot write to run folder {}: {source}; check out_dir is writable", path.display())]
@@ -80,6 +97,9 @@ pub struct TrainOptions {
     pub config_dir: PathBuf,
     /// Name of the device, recorded in checkpoints (`cpu`, `cuda`).
     pub device_label: String,
+    /// When set (e.g. by a Ctrl-C handler), training finishes the current step,
+    /// writes a checkpoint and returns [`TrainError::Interrupted`].
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 /// What a finished run produced.
@@ -226,6 +246,7 @@ where
             tc.batch_size,
             model_config.hidden_size,
         ],
+        first_loss: None,
     };
     let mut hidden = ModelState::<B>::zeros(&model_config, tc.batch_size, device);
     if let Some(meta) = &resume {
@@ -346,10 +367,23 @@ where
             let (logits, next) = model.forward(inputs, hidden);
             let loss = model.loss(logits, targets);
             let loss_value = loss.clone().into_scalar().elem::<f64>();
-            if !loss_value.is_finite() {
+            let first = *state.first_loss.get_or_insert(loss_value);
+            let why = if !loss_value.is_finite() {
+                Some("not a finite number".to_string())
+            } else if tc.divergence_factor > 0.0 && loss_value > tc.divergence_factor * first {
+                Some(format!(
+                    "more than train.divergence_factor = {} times the first loss {first:.4}",
+                    tc.divergence_factor
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why {
                 return Err(TrainError::Diverged {
                     step: state.step + 1,
                     loss: loss_value,
+                    why,
+                    last_good: last_saved.clone(),
                 });
             }
             let mut grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -397,9 +431,20 @@ where
                 interval_start = Instant::now();
                 interval_steps = 0;
             }
-            if tc.save_every > 0 && state.step % tc.save_every == 0 {
+            let stop_requested = options
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::SeqCst));
+            if (tc.save_every > 0 && state.step % tc.save_every == 0) || stop_requested {
                 last_saved = Some(save(&model, &optim, &state, &hidden)?);
                 last_saved_step = Some(state.step);
+            }
+            if stop_requested {
+                return Err(TrainError::Interrupted {
+                    step: state.step,
+                    checkpoint: last_saved.clone().expect("saved just above"),
+                    run_dir: run_dir.clone(),
+                });
             }
         }
         state.epoch += 1;

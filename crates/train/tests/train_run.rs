@@ -17,6 +17,7 @@ fn options(resume: Option<&Path>) -> TrainOptions {
         resume: resume.map(Path::to_path_buf),
         config_dir: ".".into(),
         device_label: "cpu".into(),
+        stop: None,
     }
 }
 

@@ -1,0 +1,159 @@
+//! Never lose a run: SIGKILL at random moments leaves every checkpoint loadable;
+//! Ctrl-C checkpoints, says how to resume and exits 130; resuming finishes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+fn data_dir() -> PathBuf {
+    let dir = std::env::var_os("CHARRNN_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    assert!(
+        dir.join("tinyshakespeare.txt").is_file(),
+        "corpus tinyshakespeare.txt not found in {}: set CHARRNN_DATA_DIR to the folder holding the corpora",
+        dir.display()
+    );
+    dir
+}
+
+fn smoke() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../configs/smoke.toml")
+        .display()
+        .to_string()
+}
+
+fn start_training(run: &Path, extra: &[&str]) -> Child {
+    let out_dir = format!("train.out_dir={:?}", run.display().to_string());
+    Command::new(env!("CARGO_BIN_EXE_charrnn"))
+        .args([
+            "train",
+            "--config",
+            &smoke(),
+            "--device",
+            "cpu",
+            "--set",
+            &out_dir,
+        ])
+        .args(["--set", "train.save_every=1", "--set", "train.eval_every=0"])
+        .args(extra.iter().flat_map(|e| ["--set", e]))
+        .env("CHARRNN_DATA_DIR", data_dir())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("charrnn starts")
+}
+
+fn info(path: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_charrnn"))
+        .args(["info", path.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+/// Every visible checkpoint, and the one `latest` names, must load.
+fn assert_all_checkpoints_load(run: &Path) -> usize {
+    let root = run.join("checkpoints");
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return 0; // killed before the first checkpoint
+    };
+    let mut n = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with('.') || name == "latest" {
+            continue;
+        }
+        let out = info(&path);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        n += 1;
+    }
+    if root.join("latest").exists() {
+        let out = info(run);
+        assert!(
+            out.status.success(),
+            "latest: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    n
+}
+
+#[test]
+fn sigkill_at_random_moments_never_breaks_a_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut x = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let mut checkpoints_seen = 0;
+    for round in 0..10 {
+        let run = tmp.path().join(format!("run{round}"));
+        // Each round after the first resumes the previous run's folder when it can.
+        let mut child = start_training(&run, &["train.max_steps=100000", "train.log_every=1"]);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        std::thread::sleep(Duration::from_millis(300 + x % 1500));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        checkpoints_seen += assert_all_checkpoints_load(&run);
+    }
+    assert!(
+        checkpoints_seen > 0,
+        "no checkpoint was ever written; the test proved nothing"
+    );
+}
+
+#[test]
+fn ctrl_c_checkpoints_and_resume_finishes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let child = start_training(
+        &run,
+        &["train.max_steps=100000", "train.save_every=1000000"],
+    );
+    // Wait until training is under way (metrics appear), then interrupt.
+    let metrics = run.join("metrics.jsonl");
+    for _ in 0..200 {
+        if std::fs::metadata(&metrics)
+            .map(|m| m.len() > 0)
+            .unwrap_or(false)
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("charrnn train --resume"), "{stderr}");
+    assert_eq!(assert_all_checkpoints_load(&run), 1);
+
+    let resumed = Command::new(env!("CARGO_BIN_EXE_charrnn"))
+        .args([
+            "train",
+            "--resume",
+            run.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ])
+        .args(["--set", "train.max_steps=40", "--set", "train.save_every=0"])
+        .env("CHARRNN_DATA_DIR", data_dir())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming from"), "{stderr}");
+}
