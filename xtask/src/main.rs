@@ -123,8 +123,8 @@ fn corpus_of(config: &Path, overrides: &[String]) -> Result<PathBuf> {
         .with_context(|| format!("{} is not valid TOML", config.display()))?;
     let from_set = overrides
         .iter()
-        .filter_map(|o| o.strip_prefix("data.corpus="))
-        .last()
+        .rev()
+        .find_map(|o| o.strip_prefix("data.corpus="))
         .map(|v| v.trim_matches('"').to_string());
     let corpus = from_set
         .or_else(|| {

@@ -17,6 +17,8 @@
 //! assert_eq!(first.targets, [1, 2, 3, 4, 5, 11, 12, 13, 14, 15]);
 //! ```
 
+#![warn(missing_docs)]
+
 /// The stream is too short to make a single batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("text of {len} characters is too short for one batch of {batch_size} x {seq_len}: it needs at least {needed} characters; use a longer text or lower batch_size / seq_len")]

@@ -10,6 +10,8 @@
 //! | [`sample`] | `charrnn-sample` | fast text generation |
 //! | [`train`] | `charrnn-train` | configs, training loop, checkpoints |
 
+#![warn(missing_docs)]
+
 pub use charrnn_batch as batch;
 pub use charrnn_corpus as corpus;
 pub use charrnn_model as model;

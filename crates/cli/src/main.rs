@@ -72,7 +72,7 @@ struct SampleArgs {
     /// A checkpoint folder.
     #[arg(long)]
     checkpoint: Option<PathBuf>,
-    /// Text to start from (default: the config's [sample] prime).
+    /// Text to start from (default: the config's `[sample]` prime).
     #[arg(long)]
     prime: Option<String>,
     /// Characters to generate.
@@ -84,9 +84,25 @@ struct SampleArgs {
     /// Softmax temperature (> 0).
     #[arg(long)]
     temperature: Option<f64>,
-    /// Random seed.
+    /// Random seed (sample i uses seed + i).
     #[arg(long)]
     seed: Option<u64>,
+    /// Nucleus sampling: keep the most likely characters whose probability adds
+    /// up to P (within --top-n).
+    #[arg(long)]
+    top_p: Option<f64>,
+    /// Stop a sample once it ends with TEXT (e.g. "。").
+    #[arg(long)]
+    stop_at: Option<String>,
+    /// How many samples to generate.
+    #[arg(long, default_value_t = 1)]
+    num_samples: usize,
+    /// Print one JSON object per sample instead of plain text.
+    #[arg(long)]
+    json: bool,
+    /// With --run: use the newest checkpoint instead of the best one.
+    #[arg(long)]
+    latest: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -245,11 +261,21 @@ fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
 }
 
 fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
-    let path = args
-        .run
-        .or(args.checkpoint)
-        .expect("clap requires one of --run/--checkpoint");
-    let meta = checkpoint::load_meta(&path)?;
+    let meta = match (&args.run, &args.checkpoint) {
+        (Some(run), _) => {
+            let pick = if args.latest {
+                checkpoint::Pick::Latest
+            } else {
+                checkpoint::Pick::Best
+            };
+            checkpoint::load_meta_pick(run, pick)?
+        }
+        (None, Some(dir)) => checkpoint::load_meta(dir)?,
+        (None, None) => anyhow::bail!("give --run RUN or --checkpoint DIR"),
+    };
+    if args.num_samples == 0 {
+        anyhow::bail!("--num-samples is 0: ask for at least one sample");
+    }
     let model = checkpoint::load_model::<Flex>(&meta, &Default::default())?;
     let defaults = &meta.config.sample;
     let options = SampleOptions {
@@ -258,28 +284,61 @@ fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
         top_n: args.top_n.unwrap_or(defaults.top_n),
         temperature: args.temperature.unwrap_or(defaults.temperature),
         seed: args.seed.unwrap_or(defaults.seed),
+        top_p: args.top_p.unwrap_or(defaults.top_p),
+        stop_at: args.stop_at.unwrap_or_else(|| defaults.stop_at.clone()),
     };
     let mut generator = Generator::new(Engine::from_model(&model), meta.vocab.clone())?;
     generator.check(&options)?;
+    tracing::info!("sampling from {}", meta.dir.display());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    write!(out, "{}", options.prime)?;
-    let mut failed = None;
-    generator.generate(&options, |c| {
-        if failed.is_none() {
-            let mut buf = [0u8; 4];
-            if let Err(e) = out
-                .write_all(c.encode_utf8(&mut buf).as_bytes())
-                .and_then(|_| out.flush())
-            {
-                failed = Some(e);
+    for i in 0..args.num_samples {
+        let options = SampleOptions {
+            seed: options.seed.wrapping_add(i as u64),
+            ..options.clone()
+        };
+        let started = std::time::Instant::now();
+        let text = if args.json {
+            generator.generate(&options, |_| {})?
+        } else {
+            if i > 0 {
+                writeln!(out)?;
             }
+            write!(out, "{}", options.prime)?;
+            let mut failed = None;
+            let text = generator.generate(&options, |c| {
+                if failed.is_none() {
+                    let mut buf = [0u8; 4];
+                    let bytes = c.encode_utf8(&mut buf).as_bytes();
+                    if let Err(e) = out.write_all(bytes).and_then(|_| out.flush()) {
+                        failed = Some(e);
+                    }
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e).context("writing the sample to stdout");
+            }
+            writeln!(out)?;
+            text
+        };
+        let secs = started.elapsed().as_secs_f64();
+        let chars = text.chars().count();
+        tracing::info!(
+            "{chars} characters in {secs:.3} s ({:.0} chars/s)",
+            chars as f64 / secs.max(1e-9)
+        );
+        if args.json {
+            let record = serde_json::json!({
+                "checkpoint": meta.dir,
+                "prime": options.prime,
+                "text": text,
+                "seed": options.seed,
+                "chars": chars,
+                "seconds": secs,
+            });
+            writeln!(out, "{record}")?;
         }
-    })?;
-    if let Some(e) = failed {
-        return Err(e).context("writing the sample to stdout");
     }
-    writeln!(out)?;
     Ok(())
 }
 

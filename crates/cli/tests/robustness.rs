@@ -157,3 +157,79 @@ fn ctrl_c_checkpoints_and_resume_finishes() {
     assert!(resumed.status.success(), "{stderr}");
     assert!(stderr.contains("resuming from"), "{stderr}");
 }
+
+/// Mounts a tiny tmpfs at `dir` (needs root, as in CI); false when not possible.
+fn mount_small_tmpfs(dir: &Path, size: &str) -> bool {
+    Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn full_disk_while_checkpointing_keeps_the_previous_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let disk = tmp.path().join("small-disk");
+    std::fs::create_dir(&disk).unwrap();
+    if !mount_small_tmpfs(&disk, "700k") {
+        // Not root: a read-only run folder stands in for the full disk, which
+        // exercises the same write-error path (CI runs as root and mounts).
+        eprintln!("note: cannot mount a tmpfs here; injecting a write failure instead");
+        let run = disk.join("run");
+        std::fs::create_dir_all(run.join("checkpoints")).unwrap();
+        let mut perms = std::fs::metadata(run.join("checkpoints"))
+            .unwrap()
+            .permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(run.join("checkpoints"), perms).unwrap();
+        let out = start_training(&run, &["train.max_steps=10"])
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write checkpoint"));
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&disk);
+    let run = disk.join("run");
+    let out = start_training(
+        &run,
+        &[
+            "train.max_steps=100000",
+            "train.save_every=5",
+            "train.log_every=5",
+        ],
+    )
+    .wait_with_output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "training should fail on a full disk: {stderr}"
+    );
+    assert!(stderr.contains("No space left"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let survivors = assert_all_checkpoints_load(&run);
+    assert!(
+        survivors >= 1,
+        "the checkpoints written before the disk filled must survive"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "half-written checkpoint left behind: {leftovers:?}"
+    );
+}

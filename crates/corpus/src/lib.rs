@@ -11,6 +11,8 @@
 //! assert_eq!(vocab.decode(&ids), "庆门");
 //! ```
 
+#![warn(missing_docs)]
+
 mod corpus;
 mod error;
 mod vocab;

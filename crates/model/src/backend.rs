@@ -131,7 +131,7 @@ fn recurrence<B: Backend>(
     for t in 0..seq_len {
         let z = x_proj
             .clone()
-            .slice([t..t + 1])
+            .narrow(0, t, 1)
             .reshape([batch, four_h])
             .add(h.clone().matmul(w_hh.clone()));
         let sig = sigmoid(z.clone().slice([0..batch, 0..3 * hidden]));
@@ -184,7 +184,7 @@ pub fn portable_lstm_sequence_backward<B: Backend>(
     let [seq_len, batch, four_h] = gates.dims();
     let hidden = four_h / 4;
     let step = |x: &Tensor<B, 3>, t: usize, width: usize| {
-        x.clone().slice([t..t + 1]).reshape([batch, width])
+        x.clone().narrow(0, t, 1).reshape([batch, width])
     };
     let cols =
         |x: &Tensor<B, 2>, k: usize| x.clone().slice([0..batch, k * hidden..(k + 1) * hidden]);

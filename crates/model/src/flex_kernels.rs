@@ -101,6 +101,10 @@ fn tanh(x: f32) -> f32 {
     2.0 * sigmoid(2.0 * x) - 1.0
 }
 
+/// One batch row of a step: its gate pre-activations `[4H]`, then its new cell
+/// and hidden state `[H]` each.
+type StepRow<'a> = (&'a mut [f32], (&'a mut [f32], &'a mut [f32]));
+
 struct Forward {
     /// `[T, B, 4H]`: the input projection, turned in place into gate activations.
     gates: Vec<f32>,
@@ -145,7 +149,7 @@ fn forward(
         let c_next = &mut c_next[..bh];
         let h_next = &mut h_next[..bh];
         // One row of the batch at a time: z row is [i | f | o | g].
-        let mut rows: Vec<(&mut [f32], (&mut [f32], &mut [f32]))> = z
+        let mut rows: Vec<StepRow> = z
             .chunks_mut(four_h)
             .zip(
                 c_next
@@ -153,7 +157,7 @@ fn forward(
                     .zip(h_next.chunks_mut(hidden_size)),
             )
             .collect();
-        let step = |b: usize, (zr, (cr, hr)): &mut (&mut [f32], (&mut [f32], &mut [f32]))| {
+        let step = |b: usize, (zr, (cr, hr)): &mut StepRow| {
             let cp = &c_prev[b * hidden_size..(b + 1) * hidden_size];
             for j in 0..hidden_size {
                 let i = sigmoid(zr[j]);

@@ -13,6 +13,8 @@
 //! `[batch, seq_len]` like the batcher makes, and returns logits in time-major
 //! rows (`row = t * batch + b`), matched by [`CharRnn::loss`].
 
+#![warn(missing_docs)]
+
 mod backend;
 mod char_rnn;
 #[cfg(feature = "flex")]

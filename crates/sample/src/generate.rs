@@ -21,6 +21,11 @@ pub struct SampleOptions {
     pub temperature: f64,
     /// Seed of the random draws.
     pub seed: u64,
+    /// Nucleus sampling: keep the most likely characters (within `top_n`) whose
+    /// probabilities add up to at least this; 1 keeps all `top_n`.
+    pub top_p: f64,
+    /// Stop early once the generated text ends with this (empty: never).
+    pub stop_at: String,
 }
 
 impl Default for SampleOptions {
@@ -31,6 +36,8 @@ impl Default for SampleOptions {
             top_n: 5,
             temperature: 1.0,
             seed: 42,
+            top_p: 1.0,
+            stop_at: String::new(),
         }
     }
 }
@@ -55,6 +62,9 @@ pub enum SampleError {
         /// The model's vocabulary size.
         vocab_size: usize,
     },
+    /// `top_p` is outside (0, 1].
+    #[error("top_p is {0} but must be in (0, 1]")]
+    BadTopP(f64),
     /// Temperature is not a positive finite number.
     #[error("temperature is {0} but must be a number greater than 0")]
     BadTemperature(f64),
@@ -108,12 +118,15 @@ impl Generator {
         if !(options.temperature.is_finite() && options.temperature > 0.0) {
             return Err(SampleError::BadTemperature(options.temperature));
         }
+        if !(options.top_p > 0.0 && options.top_p <= 1.0) {
+            return Err(SampleError::BadTopP(options.top_p));
+        }
         Ok(self.vocab.encode(&options.prime)?)
     }
 
-    /// Warms up on the prime, then generates `options.length` characters, handing
-    /// each to `emit` as soon as it is drawn. Returns the generated text (without
-    /// the prime).
+    /// Warms up on the prime, then generates up to `options.length` characters
+    /// (fewer when `stop_at` appears), handing each to `emit` as soon as it is
+    /// drawn. Returns the generated text (without the prime).
     pub fn generate(
         &mut self,
         options: &SampleOptions,
@@ -135,6 +148,7 @@ impl Generator {
                 logits,
                 options.top_n,
                 options.temperature as f32,
+                options.top_p as f32,
                 &mut candidates,
                 &mut rng,
             );
@@ -144,17 +158,22 @@ impl Generator {
                 .expect("ids come from the model's vocabulary");
             emit(ch);
             out.push(ch);
+            if !options.stop_at.is_empty() && out.ends_with(&options.stop_at) {
+                break;
+            }
         }
         Ok(out)
     }
 }
 
 /// Draws an id among the `top_n` largest logits with probability proportional to
-/// `exp(logit / temperature)`. `candidates` is scratch space.
+/// `exp(logit / temperature)`, restricted to the smallest most-likely set whose
+/// probability reaches `top_p`. `candidates` is scratch space.
 pub(crate) fn pick_top_n(
     logits: &[f32],
     top_n: usize,
     temperature: f32,
+    top_p: f32,
     candidates: &mut Vec<(f32, u32)>,
     rng: &mut impl Rng,
 ) -> u32 {
@@ -177,6 +196,19 @@ pub(crate) fn pick_top_n(
         c.0 = ((c.0 - max) / temperature).exp();
         total += c.0;
     }
+    if top_p < 1.0 {
+        candidates.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
+        let mut mass = 0.0;
+        let keep = candidates
+            .iter()
+            .position(|c| {
+                mass += c.0 / total;
+                mass >= top_p
+            })
+            .map_or(candidates.len(), |i| i + 1);
+        candidates.truncate(keep);
+        total = candidates.iter().map(|c| c.0).sum();
+    }
     let mut r = rng.random::<f32>() * total;
     for c in candidates.iter() {
         if r < c.0 {
@@ -198,13 +230,17 @@ mod tests {
         let mut scratch = Vec::new();
         let mut counts = [0usize; 5];
         for _ in 0..2000 {
-            counts[pick_top_n(&logits, 2, 1.0, &mut scratch, &mut rng) as usize] += 1;
+            counts[pick_top_n(&logits, 2, 1.0, 1.0, &mut scratch, &mut rng) as usize] += 1;
         }
         assert_eq!(counts[0] + counts[2] + counts[4], 0);
         // p(1) = e^5 / (e^5 + e^4) ≈ 0.731
         let p1 = counts[1] as f64 / 2000.0;
         assert!((p1 - 0.731).abs() < 0.04, "p1 = {p1}");
-        assert_eq!(pick_top_n(&logits, 1, 1.0, &mut scratch, &mut rng), 1);
+        assert_eq!(pick_top_n(&logits, 1, 1.0, 1.0, &mut scratch, &mut rng), 1);
+        // top_p 0.5: only the most likely survives (p = 0.73 >= 0.5).
+        for _ in 0..100 {
+            assert_eq!(pick_top_n(&logits, 4, 1.0, 0.5, &mut scratch, &mut rng), 1);
+        }
     }
 
     #[test]
@@ -213,7 +249,7 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let mut scratch = Vec::new();
         let picks: Vec<u32> = (0..200)
-            .map(|_| pick_top_n(&logits, 3, 0.01, &mut scratch, &mut rng))
+            .map(|_| pick_top_n(&logits, 3, 0.01, 1.0, &mut scratch, &mut rng))
             .collect();
         assert!(picks.iter().all(|&p| p == 1));
     }

@@ -10,6 +10,8 @@
 //! characters, renormalise, draw. `top_n = 1` is greedy; `temperature` sharpens
 //! (< 1) or flattens (> 1) the distribution first.
 
+#![warn(missing_docs)]
+
 mod engine;
 mod generate;
 

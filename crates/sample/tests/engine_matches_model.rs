@@ -60,7 +60,27 @@ fn generation_is_seeded_and_checks_options() {
     assert_eq!(a, streamed);
     assert_eq!(a, b, "same seed, same text");
 
+    // stop_at ends the sample as soon as the text ends with it.
+    let first: String = a.chars().take(3).collect();
+    let stopped = generator
+        .generate(
+            &SampleOptions {
+                stop_at: first.clone(),
+                ..options.clone()
+            },
+            |_| {},
+        )
+        .unwrap();
+    assert_eq!(stopped, first);
+
     let bad = |o: SampleOptions| generator.check(&o).unwrap_err();
+    assert_eq!(
+        bad(SampleOptions {
+            top_p: 0.0,
+            ..options.clone()
+        }),
+        SampleError::BadTopP(0.0)
+    );
     assert!(matches!(
         bad(SampleOptions {
             prime: "abz".into(),

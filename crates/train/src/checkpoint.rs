@@ -3,6 +3,7 @@
 //! ```text
 //! out_dir/checkpoints/
 //!   latest              -> "step-000400" (replaced atomically)
+//!   best                -> the checkpoint with the lowest validation loss
 //!   step-000200/  model.mpk optimizer.mpk vocab.json config.toml state.json hidden.bin
 //!   step-000400/  ...
 //! ```
@@ -35,6 +36,7 @@ const CONFIG: &str = "config.toml";
 const STATE: &str = "state.json";
 const HIDDEN: &str = "hidden.bin";
 const LATEST: &str = "latest";
+const BEST: &str = "best";
 
 /// A checkpoint that cannot be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +90,9 @@ pub struct TrainerState {
     /// Loss of the run's first step (the divergence guard's reference).
     #[serde(default)]
     pub first_loss: Option<f64>,
+    /// Lowest validation loss of the run so far.
+    #[serde(default)]
+    pub best_val_loss: Option<f64>,
 }
 
 /// Everything but the weights: what a checkpoint says about itself.
@@ -130,6 +135,10 @@ pub(crate) struct CheckpointFiles<'a> {
     pub vocab: &'a Vocab,
     pub state: &'a TrainerState,
     pub hidden: &'a [f32],
+    /// Whether this checkpoint has the lowest validation loss so far.
+    pub is_best: bool,
+    /// Keep only this many newest checkpoints besides `best` (0 = all).
+    pub keep_last: usize,
 }
 
 /// Writes a checkpoint atomically; `write_records` saves the model and optimiser
@@ -177,16 +186,56 @@ pub(crate) fn save(
             fs::rename(&tmp, &dest).map_err(werr(&dest))?;
         }
         sync_dir(&root)?;
-        let latest_tmp = root.join(format!(".{LATEST}.tmp-{}", std::process::id()));
-        write_synced(&latest_tmp, name.as_bytes())?;
-        fs::rename(&latest_tmp, root.join(LATEST)).map_err(werr(&root))?;
-        sync_dir(&root)?;
+        write_pointer(&root, LATEST, &name)?;
+        if files.is_best {
+            write_pointer(&root, BEST, &name)?;
+        }
+        if files.keep_last > 0 {
+            prune(&root, files.keep_last);
+        }
         Ok(dest)
     })();
     if result.is_err() {
         let _ = fs::remove_dir_all(&tmp);
     }
     result
+}
+
+/// Points `root/pointer` at checkpoint `name`: a temporary file, fsynced, renamed.
+fn write_pointer(root: &Path, pointer: &str, name: &str) -> Result<(), CheckpointError> {
+    let tmp = root.join(format!(".{pointer}.tmp-{}", std::process::id()));
+    write_synced(&tmp, name.as_bytes())?;
+    fs::rename(&tmp, root.join(pointer)).map_err(|source| CheckpointError::Write {
+        path: root.join(pointer),
+        source,
+    })?;
+    sync_dir(root)
+}
+
+/// Removes all but the newest `keep` checkpoints, never the ones `latest` or
+/// `best` name. Failures are ignored: pruning is housekeeping.
+fn prune(root: &Path, keep: usize) {
+    let pinned: Vec<String> = [LATEST, BEST]
+        .iter()
+        .filter_map(|p| fs::read_to_string(root.join(p)).ok())
+        .map(|n| n.trim().to_string())
+        .collect();
+    let mut steps: Vec<String> = fs::read_dir(root)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n.starts_with("step-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    steps.sort();
+    let excess = steps.len().saturating_sub(keep);
+    for name in steps.into_iter().take(excess) {
+        if !pinned.contains(&name) {
+            let _ = fs::remove_dir_all(root.join(name));
+        }
+    }
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
@@ -220,17 +269,37 @@ fn sync_dir(path: &Path) -> Result<(), CheckpointError> {
     }
 }
 
+/// Which checkpoint of a run folder to pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    /// The newest (`latest`).
+    Latest,
+    /// The lowest validation loss (`best`), else the newest.
+    Best,
+}
+
 /// Resolves a run folder (its `latest` checkpoint), a `checkpoints` folder, or a
 /// checkpoint folder to a checkpoint folder.
 pub fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
+    resolve_pick(path, Pick::Latest)
+}
+
+/// Like [`resolve`], choosing a run's checkpoint by `pick`.
+pub fn resolve_pick(path: &Path, pick: Pick) -> Result<PathBuf, CheckpointError> {
     if path.join(STATE).is_file() {
         return Ok(path.to_path_buf());
     }
+    let pointers: &[&str] = match pick {
+        Pick::Latest => &[LATEST],
+        Pick::Best => &[BEST, LATEST],
+    };
     for root in [checkpoints_dir(path), path.to_path_buf()] {
-        if let Ok(name) = fs::read_to_string(root.join(LATEST)) {
-            let dir = root.join(name.trim());
-            if dir.join(STATE).is_file() {
-                return Ok(dir);
+        for pointer in pointers {
+            if let Ok(name) = fs::read_to_string(root.join(pointer)) {
+                let dir = root.join(name.trim());
+                if dir.join(STATE).is_file() {
+                    return Ok(dir);
+                }
             }
         }
     }
@@ -241,7 +310,12 @@ pub fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
 
 /// Reads a checkpoint's config, vocabulary and state, checking they agree.
 pub fn load_meta(path: &Path) -> Result<CheckpointMeta, CheckpointError> {
-    let dir = resolve(path)?;
+    load_meta_pick(path, Pick::Latest)
+}
+
+/// Like [`load_meta`], choosing a run's checkpoint by `pick`.
+pub fn load_meta_pick(path: &Path, pick: Pick) -> Result<CheckpointMeta, CheckpointError> {
+    let dir = resolve_pick(path, pick)?;
     let damaged = |reason: String| CheckpointError::Damaged {
         path: dir.clone(),
         reason,

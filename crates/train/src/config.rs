@@ -98,6 +98,20 @@ impl Default for ModelConfig {
     }
 }
 
+/// How the learning rate changes over a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The same rate throughout (the seed notebook).
+    #[default]
+    Constant,
+    /// char-rnn's decay: multiply by `lr_decay` after every epoch from
+    /// `lr_decay_after` on.
+    Step,
+    /// Cosine decay to zero over the run, after `warmup_steps`.
+    Cosine,
+}
+
 /// `[train]`: the optimisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -110,6 +124,14 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     /// Maximum global gradient norm; 0 disables clipping.
     pub grad_clip: f64,
+    /// `constant`, `step` or `cosine`.
+    pub lr_schedule: LrSchedule,
+    /// Factor applied per epoch by the `step` schedule.
+    pub lr_decay: f64,
+    /// First epoch (1-based) after which the `step` schedule decays.
+    pub lr_decay_after: usize,
+    /// Steps of linear warm-up from 0 (any schedule).
+    pub warmup_steps: u64,
     /// Passes over the training text.
     pub epochs: usize,
     /// Stop after this many steps in total (0 = no limit).
@@ -120,6 +142,10 @@ pub struct TrainConfig {
     pub save_every: u64,
     /// Log a line (and a metrics.jsonl record) every this many steps.
     pub log_every: u64,
+    /// Write a short sample to `samples.txt` every this many steps (0 = never).
+    pub sample_every: u64,
+    /// Keep only the newest this many checkpoints, besides `best` (0 = keep all).
+    pub keep_last: usize,
     /// Stop when the loss exceeds this many times the first loss (char-rnn's
     /// rule); 0 disables it. NaN or infinite losses always stop training.
     pub divergence_factor: f64,
@@ -136,11 +162,17 @@ impl Default for TrainConfig {
             seq_len: 100,
             learning_rate: 3e-4,
             grad_clip: 5.0,
+            lr_schedule: LrSchedule::Constant,
+            lr_decay: 0.97,
+            lr_decay_after: 10,
+            warmup_steps: 0,
             epochs: 50,
             max_steps: 0,
             eval_every: 200,
             save_every: 200,
             log_every: 1,
+            sample_every: 0,
+            keep_last: 0,
             divergence_factor: 3.0,
             seed: 42,
             out_dir: PathBuf::from("runs/default"),
@@ -266,6 +298,10 @@ impl RunConfig {
                 "0 (off) or a positive number",
             ));
         }
+        let decay = self.train.lr_decay;
+        if !(decay > 0.0 && decay <= 1.0) {
+            return Err(range("train.lr_decay", decay.to_string(), "in (0, 1]"));
+        }
         let df = self.train.divergence_factor;
         if !(df.is_finite() && (df == 0.0 || df > 1.0)) {
             return Err(range(
@@ -300,6 +336,28 @@ impl RunConfig {
             hidden_size: self.model.hidden_size,
             num_layers: self.model.num_layers,
             dropout: self.model.dropout,
+        }
+    }
+
+    /// The learning rate at `step` (0-based, the step about to be taken) in
+    /// `epoch` (0-based) of a run of `total_steps` steps.
+    pub fn learning_rate(&self, step: u64, epoch: usize, total_steps: u64) -> f64 {
+        let t = &self.train;
+        let warm = t.warmup_steps;
+        if step < warm {
+            return t.learning_rate * (step + 1) as f64 / warm as f64;
+        }
+        match t.lr_schedule {
+            LrSchedule::Constant => t.learning_rate,
+            LrSchedule::Step => {
+                let decays = (epoch + 1).saturating_sub(t.lr_decay_after);
+                t.learning_rate * t.lr_decay.powi(decays as i32)
+            }
+            LrSchedule::Cosine => {
+                let span = total_steps.saturating_sub(warm).max(1) as f64;
+                let progress = ((step - warm) as f64 / span).min(1.0);
+                t.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+            }
         }
     }
 
@@ -441,6 +499,40 @@ mod tests {
             ConfigError::Syntax { line, .. } => assert_eq!(line, 3),
             other => panic!("expected a syntax error, got {other}"),
         }
+    }
+
+    #[test]
+    fn learning_rate_schedules() {
+        let c = parse(MINIMAL, &["train.learning_rate=1.0"]).unwrap();
+        assert_eq!(c.learning_rate(500, 30, 1000), 1.0);
+        let s = parse(
+            MINIMAL,
+            &[
+                "train.learning_rate=1.0",
+                "train.lr_schedule=\"step\"",
+                "train.lr_decay=0.5",
+                "train.lr_decay_after=2",
+            ],
+        )
+        .unwrap();
+        // Decay starts once epoch `lr_decay_after` (1-based) is complete.
+        assert_eq!(s.learning_rate(0, 1, 100), 1.0);
+        assert_eq!(s.learning_rate(0, 2, 100), 0.5);
+        assert_eq!(s.learning_rate(0, 3, 100), 0.25);
+        let cos = parse(
+            MINIMAL,
+            &[
+                "train.learning_rate=1.0",
+                "train.lr_schedule=\"cosine\"",
+                "train.warmup_steps=10",
+            ],
+        )
+        .unwrap();
+        assert!((cos.learning_rate(0, 0, 110) - 0.1).abs() < 1e-12);
+        assert_eq!(cos.learning_rate(10, 0, 110), 1.0);
+        assert!((cos.learning_rate(60, 0, 110) - 0.5).abs() < 1e-12);
+        assert!(cos.learning_rate(109, 0, 110) < 0.01);
+        assert!(parse(MINIMAL, &["train.lr_schedule=\"linear\""]).is_err());
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! The entry point is [`train`], generic over any burn autodiff backend whose
 //! inner backend implements [`charrnn_model::LstmBackend`].
 
+#![warn(missing_docs)]
+
 pub mod checkpoint;
 pub mod clip;
 pub mod config;

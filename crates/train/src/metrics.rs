@@ -22,6 +22,44 @@ pub struct MetricsRecord {
     pub chars_per_sec: f64,
     /// Training time so far.
     pub elapsed_sec: f64,
+    /// Training loss in bits per character.
+    #[serde(default)]
+    pub train_bits_per_char: f64,
+    /// Training perplexity.
+    #[serde(default)]
+    pub train_perplexity: f64,
+    /// Validation loss in bits per character, when evaluated.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub val_bits_per_char: Option<f64>,
+    /// Validation perplexity, when evaluated.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub val_perplexity: Option<f64>,
+}
+
+impl MetricsRecord {
+    /// A record with the bits-per-char and perplexity forms filled in.
+    pub fn new(
+        step: u64,
+        epoch: usize,
+        train_loss: f64,
+        val_loss: Option<f64>,
+        chars_per_sec: f64,
+        elapsed_sec: f64,
+    ) -> Self {
+        let bits = |nats: f64| nats / std::f64::consts::LN_2;
+        Self {
+            step,
+            epoch,
+            train_loss,
+            val_loss,
+            chars_per_sec,
+            elapsed_sec,
+            train_bits_per_char: bits(train_loss),
+            train_perplexity: train_loss.exp(),
+            val_bits_per_char: val_loss.map(bits),
+            val_perplexity: val_loss.map(f64::exp),
+        }
+    }
 }
 
 /// Appends records to a run's `metrics.jsonl`.

@@ -164,8 +164,62 @@ fn state_from_vec<B: Backend>(v: &[f32], shape: [usize; 4], device: &B::Device) 
     }
 }
 
+/// True on every `n`-th step; never when `n` is 0 ("off").
+fn every(step: u64, n: u64) -> bool {
+    n > 0 && step.is_multiple_of(n)
+}
+
+/// Records a validation loss; remembers the step when it is the best so far.
+fn record_validation(state: &mut TrainerState, val_loss: f64, best_step: &mut Option<u64>) {
+    state.val_loss = Some(val_loss);
+    if state.best_val_loss.is_none_or(|best| val_loss < best) {
+        state.best_val_loss = Some(val_loss);
+        *best_step = Some(state.step);
+    }
+}
+
+/// Appends a short sample from the `[sample]` settings to `run_dir/samples.txt`.
+fn write_sample<B: LstmBackend>(
+    run_dir: &Path,
+    model: &CharRnn<B>,
+    vocab: &Vocab,
+    config: &RunConfig,
+    step: u64,
+    val_loss: Option<f64>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = config.sample.clone();
+    options.length = options.length.min(200);
+    let engine = charrnn_sample::Engine::from_model(model);
+    let text = match charrnn_sample::Generator::new(engine, vocab.clone())
+        .and_then(|mut g| g.generate(&options, |_| {}))
+    {
+        Ok(text) => text,
+        Err(e) => format!("(no sample: {e})"),
+    };
+    let val = val_loss.map_or(String::new(), |v| format!(", val {v:.4}"));
+    info!(
+        "sample at step {step}: {}{}",
+        options.prime,
+        text.replace('\n', " ")
+    );
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run_dir.join("samples.txt"))?;
+    writeln!(
+        file,
+        "=== step {step}{val} ===\n{}{}\n",
+        options.prime, text
+    )
+}
+
 /// Trains a model as `config` says, on `device`; resumes when `options.resume`
 /// names a checkpoint.
+///
+/// Runs are reproducible because the backend's random generator is reseeded every
+/// step; burn's backends keep one generator per process, so two trainings running
+/// at the same time in one process disturb each other's dropout masks.
 pub fn train<B>(
     config: &RunConfig,
     options: &TrainOptions,
@@ -247,6 +301,7 @@ where
             model_config.hidden_size,
         ],
         first_loss: None,
+        best_val_loss: None,
     };
     let mut hidden = ModelState::<B>::zeros(&model_config, tc.batch_size, device);
     if let Some(meta) = &resume {
@@ -311,11 +366,13 @@ where
     let mut last_saved = resume.as_ref().map(|m| m.dir.clone());
     let mut last_saved_step = resume.as_ref().map(|m| m.state.step);
     let mut last_eval_step = None;
+    let mut best_step = None;
 
     let save = |model: &CharRnn<B>,
                 optim: &Optim<B>,
                 state: &TrainerState,
-                hidden: &ModelState<B>|
+                hidden: &ModelState<B>,
+                is_best: bool|
      -> Result<PathBuf, TrainError> {
         let hidden = state_to_vec(hidden);
         let dir = checkpoint::save(
@@ -325,6 +382,8 @@ where
                 vocab: &vocab,
                 state,
                 hidden: &hidden,
+                is_best,
+                keep_last: tc.keep_last,
             },
             |tmp| {
                 let rec = checkpoint::recorder();
@@ -388,7 +447,8 @@ where
             }
             let mut grads = GradientsParams::from_grads(loss.backward(), &model);
             clip_global_norm::<B, _>(&model, &mut grads, tc.grad_clip);
-            model = optim.step(tc.learning_rate, model, grads);
+            let lr = config.learning_rate(state.step, state.epoch, total_steps);
+            model = optim.step(lr, model, grads);
             hidden = next.detach();
 
             state.step += 1;
@@ -399,31 +459,35 @@ where
 
             let at_end = state.step == total_steps;
             let mut val_loss = None;
-            if (tc.eval_every > 0 && state.step % tc.eval_every == 0) || at_end {
-                val_loss = Some(validate(&model)?);
-                state.val_loss = val_loss;
+            if every(state.step, tc.eval_every) || at_end {
+                let v = validate(&model)?;
+                record_validation(&mut state, v, &mut best_step);
+                val_loss = Some(v);
                 last_eval_step = Some(state.step);
             }
-            if state.step % tc.log_every == 0 || val_loss.is_some() || at_end {
+            if every(state.step, tc.log_every) || val_loss.is_some() || at_end {
                 let secs = interval_start.elapsed().as_secs_f64();
                 let chars_per_sec = tokens_per_step * interval_steps as f64 / secs.max(1e-9);
-                let record = MetricsRecord {
-                    step: state.step,
-                    epoch: state.epoch + 1,
-                    train_loss: loss_value,
+                let record = MetricsRecord::new(
+                    state.step,
+                    state.epoch + 1,
+                    loss_value,
                     val_loss,
                     chars_per_sec,
-                    elapsed_sec: state.elapsed_sec,
-                };
+                    state.elapsed_sec,
+                );
                 metrics.write(&record).map_err(run_err(metrics.path()))?;
-                let val = val_loss.map_or(String::new(), |v| format!("  val {v:.4}"));
+                let val = val_loss.map_or(String::new(), |v| {
+                    format!("  val {v:.4} ({:.3} bits/char)", v / std::f64::consts::LN_2)
+                });
                 info!(
-                    "epoch {}/{}  step {}/{}  loss {:.4}{}  {:.3} s/batch  {:.0} chars/s",
+                    "epoch {}/{}  step {}/{}  loss {:.4} ({:.3} bits/char){}  {:.3} s/batch  {:.0} chars/s",
                     state.epoch + 1,
                     tc.epochs,
                     state.step,
                     total_steps,
                     loss_value,
+                    loss_value / std::f64::consts::LN_2,
                     val,
                     secs / interval_steps as f64,
                     chars_per_sec
@@ -435,9 +499,21 @@ where
                 .stop
                 .as_ref()
                 .is_some_and(|s| s.load(Ordering::SeqCst));
-            if (tc.save_every > 0 && state.step % tc.save_every == 0) || stop_requested {
-                last_saved = Some(save(&model, &optim, &state, &hidden)?);
+            if every(state.step, tc.save_every) || stop_requested {
+                let is_best = best_step == Some(state.step);
+                last_saved = Some(save(&model, &optim, &state, &hidden, is_best)?);
                 last_saved_step = Some(state.step);
+            }
+            if every(state.step, tc.sample_every) {
+                write_sample(
+                    &run_dir,
+                    &model.valid(),
+                    &vocab,
+                    config,
+                    state.step,
+                    val_loss,
+                )
+                .map_err(run_err(&run_dir))?;
             }
             if stop_requested {
                 return Err(TrainError::Interrupted {
@@ -452,7 +528,8 @@ where
     }
 
     if last_eval_step != Some(state.step) {
-        state.val_loss = Some(validate(&model)?);
+        let v = validate(&model)?;
+        record_validation(&mut state, v, &mut best_step);
         info!(
             "final validation loss {:.4}",
             state.val_loss.unwrap_or(f64::NAN)
@@ -460,7 +537,13 @@ where
     }
     let checkpoint = match (last_saved, last_saved_step) {
         (Some(dir), Some(step)) if step == state.step => dir,
-        _ => save(&model, &optim, &state, &hidden)?,
+        _ => save(
+            &model,
+            &optim,
+            &state,
+            &hidden,
+            best_step == Some(state.step),
+        )?,
     };
     Ok(TrainSummary {
         run_dir,

@@ -23,6 +23,7 @@ fn options(resume: Option<&Path>) -> TrainOptions {
 
 #[test]
 fn resumed_run_logs_the_same_losses_as_an_uninterrupted_one() {
+    let _serial = common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let whole_dir = tmp.path().join("whole");
     let whole = common::smoke_config(&whole_dir, &["train.max_steps=24", "train.log_every=1"]);
@@ -60,6 +61,7 @@ fn resumed_run_logs_the_same_losses_as_an_uninterrupted_one() {
 
 #[test]
 fn evaluation_agrees_with_the_logged_validation_loss() {
+    let _serial = common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let config = common::smoke_config(tmp.path(), &["train.max_steps=12"]);
     let summary = train::<B>(&config, &options(None), &Default::default()).unwrap();
@@ -82,6 +84,7 @@ fn evaluation_agrees_with_the_logged_validation_loss() {
 
 #[test]
 fn damaged_checkpoints_are_refused_with_a_reason() {
+    let _serial = common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let config = common::smoke_config(tmp.path(), &["train.max_steps=10"]);
     train::<B>(&config, &options(None), &Default::default()).unwrap();
@@ -147,6 +150,7 @@ fn damaged_checkpoints_are_refused_with_a_reason() {
 
 #[test]
 fn short_or_missing_corpus_is_an_error_not_a_panic() {
+    let _serial = common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let short = tmp.path().join("short.txt");
     std::fs::write(&short, "just a few characters").unwrap();
@@ -161,4 +165,59 @@ fn short_or_missing_corpus_is_an_error_not_a_panic() {
         train::<B>(&config, &options(None), &Default::default()),
         Err(TrainError::CorpusNotFound(_))
     ));
+}
+
+#[test]
+fn best_checkpoint_is_tracked_old_ones_pruned_and_samples_written() {
+    let _serial = common::serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::smoke_config(
+        tmp.path(),
+        &[
+            "train.max_steps=30",
+            "train.eval_every=5",
+            "train.save_every=5",
+            "train.keep_last=2",
+            "train.sample_every=10",
+            "sample.length=20",
+        ],
+    );
+    train::<B>(&config, &options(None), &Default::default()).unwrap();
+    let root = tmp.path().join("checkpoints");
+    let best_name = std::fs::read_to_string(root.join("best")).unwrap();
+    let best = checkpoint::load_meta(&root.join(best_name.trim())).unwrap();
+    let metrics = read_metrics(&tmp.path().join("metrics.jsonl")).unwrap();
+    let lowest = metrics
+        .iter()
+        .filter_map(|r| r.val_loss.map(|v| (v, r.step)))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .unwrap();
+    assert_eq!(
+        best.state.step, lowest.1,
+        "best must be the lowest validation loss"
+    );
+    assert_eq!(best.state.val_loss, Some(lowest.0));
+
+    let mut kept: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("step-"))
+        .collect();
+    kept.sort();
+    let mut expected = vec!["step-000025".to_string(), "step-000030".to_string()];
+    if !expected.contains(&best_name.trim().to_string()) {
+        expected.insert(0, best_name.trim().to_string());
+    }
+    assert_eq!(kept, expected);
+    assert_eq!(
+        checkpoint::resolve_pick(tmp.path(), checkpoint::Pick::Best).unwrap(),
+        root.join(best_name.trim())
+    );
+
+    let samples = std::fs::read_to_string(tmp.path().join("samples.txt")).unwrap();
+    assert_eq!(samples.matches("=== step").count(), 3, "{samples}");
+    assert!(samples.contains("=== step 10"));
+    assert!(metrics
+        .iter()
+        .all(|r| (r.train_bits_per_char - r.train_loss / std::f64::consts::LN_2).abs() < 1e-9));
 }

@@ -1,6 +1,7 @@
 //! Shared helpers for the training tests.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use charrnn_train::RunConfig;
 
@@ -30,4 +31,12 @@ pub fn smoke_config(out_dir: &Path, overrides: &[&str]) -> RunConfig {
     ];
     o.extend(overrides.iter().map(|s| s.to_string()));
     RunConfig::load(&path, &o).expect("smoke config parses")
+}
+
+/// burn's CPU backend keeps one random generator per process (`Backend::seed`),
+/// so two trainings running at once in the same test process would draw each
+/// other's dropout masks. Tests that train hold this lock.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
