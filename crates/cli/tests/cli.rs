@@ -1,30 +1,16 @@
 //! The `charrnn` binary end to end: every bad input gets a one-line error and a
 //! non-zero exit, never a panic; a smoke run trains, samples, evaluates.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("CHARRNN_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        dir.join("tinyshakespeare.txt").is_file(),
-        "corpus tinyshakespeare.txt not found in {}: set CHARRNN_DATA_DIR to the folder holding the corpora",
-        dir.display()
-    );
-    dir
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn charrnn(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_charrnn"))
         .args(args)
         .current_dir(cwd)
-        .env("CHARRNN_DATA_DIR", data_dir())
+        .env("CHARRNN_DATA_DIR", common::data_dir())
         .env_remove("RUST_LOG")
         .output()
         .expect("charrnn runs")
@@ -46,7 +32,7 @@ fn assert_fails(out: &Output, needle: &str) {
 
 /// Trains the smoke config into `dir` once per test that needs a run.
 fn smoke_run(dir: &Path) -> PathBuf {
-    let config = repo().join("configs/smoke.toml");
+    let config = common::repo().join("configs/smoke.toml");
     let run = dir.join("run");
     let out = charrnn(
         &[
@@ -171,7 +157,7 @@ fn smoke_run_trains_samples_and_evaluates() {
     assert!(text.starts_with("KING"));
     assert_eq!(text.trim_end_matches('\n').chars().count(), 44);
 
-    let corpus = data_dir().join("tinyshakespeare.txt");
+    let corpus = common::data_dir().join("tinyshakespeare.txt");
     let out = charrnn(
         &[
             "eval",
@@ -242,7 +228,7 @@ fn cuda_without_a_gpu_is_a_clear_error() {
         return; // this machine has a GPU: the error case cannot happen here
     }
     let tmp = tempfile::tempdir().unwrap();
-    let config = repo().join("configs/smoke.toml");
+    let config = common::repo().join("configs/smoke.toml");
     let out = charrnn(
         &[
             "train",

@@ -1,25 +1,15 @@
 //! Never lose a run: SIGKILL at random moments leaves every checkpoint loadable;
 //! Ctrl-C checkpoints, says how to resume and exits 130; resuming finishes.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-fn data_dir() -> PathBuf {
-    let dir = std::env::var_os("CHARRNN_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    assert!(
-        dir.join("tinyshakespeare.txt").is_file(),
-        "corpus tinyshakespeare.txt not found in {}: set CHARRNN_DATA_DIR to the folder holding the corpora",
-        dir.display()
-    );
-    dir
-}
-
 fn smoke() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../configs/smoke.toml")
+    common::repo()
+        .join("configs/smoke.toml")
         .display()
         .to_string()
 }
@@ -38,7 +28,7 @@ fn start_training(run: &Path, extra: &[&str]) -> Child {
         ])
         .args(["--set", "train.save_every=1", "--set", "train.eval_every=0"])
         .args(extra.iter().flat_map(|e| ["--set", e]))
-        .env("CHARRNN_DATA_DIR", data_dir())
+        .env("CHARRNN_DATA_DIR", common::data_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -150,7 +140,7 @@ fn ctrl_c_checkpoints_and_resume_finishes() {
             "cpu",
         ])
         .args(["--set", "train.max_steps=40", "--set", "train.save_every=0"])
-        .env("CHARRNN_DATA_DIR", data_dir())
+        .env("CHARRNN_DATA_DIR", common::data_dir())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&resumed.stderr);

@@ -358,10 +358,21 @@ pub fn load_model<B: Backend>(
     };
     let record = recorder()
         .load(path.clone(), device)
-        .map_err(|e| damaged(format!("{MODEL} cannot be read ({e})")))?;
+        .map_err(|e| damaged(format!("{MODEL} cannot be read ({})", first_line(&e))))?;
     let model = model.load_record(record);
     check_shapes(&model, &expected).map_err(damaged)?;
     Ok(model)
+}
+
+/// The first line of an error: burn's record errors append paragraphs of
+/// migration advice that do not apply to a damaged file.
+pub(crate) fn first_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 /// Verifies that loaded weights have the shapes the config promises.

@@ -310,7 +310,10 @@ where
             .load(checkpoint::optimizer_path(&meta.dir), device)
             .map_err(|e| CheckpointError::Damaged {
                 path: meta.dir.clone(),
-                reason: format!("optimizer.mpk cannot be read ({e})"),
+                reason: format!(
+                    "optimizer.mpk cannot be read ({})",
+                    checkpoint::first_line(&e)
+                ),
             })?;
         optim = optim.load_record(record);
         if meta.state.hidden_shape != state.hidden_shape {

@@ -221,3 +221,54 @@ fn best_checkpoint_is_tracked_old_ones_pruned_and_samples_written() {
         .iter()
         .all(|r| (r.train_bits_per_char - r.train_loss / std::f64::consts::LN_2).abs() < 1e-9));
 }
+
+#[test]
+fn divergence_stops_training_and_keeps_the_last_good_checkpoint() {
+    let _serial = common::serial();
+    let tmp = tempfile::tempdir().unwrap();
+    // An absurd learning rate makes the loss explode within a few steps.
+    let config = common::smoke_config(
+        tmp.path(),
+        &[
+            "train.learning_rate=50.0",
+            "train.grad_clip=0",
+            "train.divergence_factor=1.5",
+            "train.max_steps=200",
+            "train.save_every=1",
+            "train.eval_every=0",
+        ],
+    );
+    let err = train::<B>(&config, &options(None), &Default::default()).unwrap_err();
+    let TrainError::Diverged {
+        step, last_good, ..
+    } = &err
+    else {
+        panic!("expected Diverged, got {err}");
+    };
+    assert!(
+        err.to_string()
+            .contains("resume from the last good checkpoint"),
+        "{err}"
+    );
+    let latest = checkpoint::load_meta(tmp.path()).unwrap();
+    assert_eq!(
+        latest.state.step,
+        step - 1,
+        "latest must be the step before the divergence"
+    );
+    assert_eq!(last_good.as_deref(), Some(latest.dir.as_path()));
+    checkpoint::load_model::<Flex>(&latest, &Default::default()).unwrap();
+}
+
+#[test]
+fn unwritable_out_dir_is_an_error() {
+    let _serial = common::serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let config = common::smoke_config(&file.join("run"), &["train.max_steps=2"]);
+    match train::<B>(&config, &options(None), &Default::default()) {
+        Err(e @ TrainError::RunDir { .. }) => assert!(e.to_string().contains("out_dir"), "{e}"),
+        other => panic!("expected RunDir, got {other:?}"),
+    }
+}
