@@ -393,12 +393,16 @@ fn cmd_info(args: InfoArgs) -> anyhow::Result<()> {
         })
     };
     println!("checkpoint   {}", meta.dir.display());
-    println!(
-        "step         {} (epoch {}, next batch {})",
-        s.step,
-        s.epoch + 1,
-        s.batch
-    );
+    if s.batch == 0 {
+        println!("step         {} ({} epochs done)", s.step, s.epoch);
+    } else {
+        println!(
+            "step         {} (epoch {}, batch {})",
+            s.step,
+            s.epoch + 1,
+            s.batch
+        );
+    }
     println!("train loss   {}", loss(s.train_loss));
     println!("val loss     {}", loss(s.val_loss));
     println!("device       {}", s.device);
