@@ -138,24 +138,10 @@ fn corpus_of(config: &Path, overrides: &[String]) -> Result<PathBuf> {
     Ok(PathBuf::from(corpus))
 }
 
-/// True when charrnn will find the corpus (same search order as `charrnn train`).
-fn corpus_present(corpus: &Path, config: &Path) -> bool {
-    if corpus.is_absolute() {
-        return corpus.is_file();
-    }
-    let mut candidates = vec![Path::new("data").join(corpus), corpus.to_path_buf()];
-    if let Some(dir) = std::env::var_os("CHARRNN_DATA_DIR") {
-        candidates.push(PathBuf::from(dir).join(corpus));
-    }
-    if let Some(dir) = config.parent() {
-        candidates.push(dir.join(corpus));
-    }
-    candidates.iter().any(|p| p.is_file())
-}
-
 fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
     let corpus = corpus_of(config, overrides)?;
-    if !corpus_present(&corpus, config) {
+    let config_dir = config.parent().unwrap_or(Path::new("."));
+    if charrnn_corpus::find_corpus(&corpus, config_dir).is_err() {
         eprintln!(
             "xtask: corpus {} not found (CHARRNN_DATA_DIR, data/, the config's folder); fetching it",
             corpus.display()

@@ -56,6 +56,38 @@ impl Corpus {
     }
 }
 
+/// Environment variable naming the folder where corpora are looked up first.
+pub const DATA_DIR_ENV: &str = "CHARRNN_DATA_DIR";
+
+/// No candidate path for a corpus exists.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("corpus not found; looked for {}: set {DATA_DIR_ENV} to the folder that holds it, or run `cargo xtask fetch-data`", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+pub struct CorpusNotFound {
+    /// Every path tried, in order.
+    pub tried: Vec<PathBuf>,
+}
+
+/// Finds a corpus file: an absolute path as is; a relative one in
+/// `$CHARRNN_DATA_DIR`, then `data/`, then `config_dir`, then the working folder.
+pub fn find_corpus(corpus: &Path, config_dir: &Path) -> Result<PathBuf, CorpusNotFound> {
+    let mut tried = Vec::new();
+    if corpus.is_absolute() {
+        tried.push(corpus.to_path_buf());
+    } else {
+        if let Some(dir) = std::env::var_os(DATA_DIR_ENV) {
+            tried.push(PathBuf::from(dir).join(corpus));
+        }
+        tried.push(Path::new("data").join(corpus));
+        tried.push(config_dir.join(corpus));
+        tried.push(corpus.to_path_buf());
+    }
+    tried
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or(CorpusNotFound { tried })
+}
+
 /// Reads a non-empty UTF-8 text file, with errors that name the file and the fix.
 pub fn read_text(path: &Path) -> Result<String, CorpusError> {
     let bytes = std::fs::read(path).map_err(|source| match source.kind() {

@@ -17,6 +17,6 @@ mod corpus;
 mod error;
 mod vocab;
 
-pub use corpus::{read_text, split_train_val, Corpus};
+pub use corpus::{find_corpus, read_text, split_train_val, Corpus, CorpusNotFound, DATA_DIR_ENV};
 pub use error::{CorpusError, UnknownChar};
 pub use vocab::Vocab;

@@ -68,8 +68,7 @@ pub trait LstmBackend: Backend {
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
     ) -> (LstmSequence<Self>, LstmCache<Self>) {
-        let (out, cache) = recurrence::<Self>(x_proj, w_hh, h0, c0, true);
-        (out, cache.expect("cache was requested"))
+        portable_lstm_sequence::<Self>(x_proj, w_hh, h0, c0)
     }
 
     /// Back-propagates `grad_hidden_seq` (`[seq_len, batch, hidden]`) through the

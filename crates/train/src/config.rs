@@ -7,8 +7,7 @@ use charrnn_model::CharRnnConfig;
 use charrnn_sample::SampleOptions;
 use serde::{Deserialize, Serialize};
 
-/// Environment variable naming the folder where corpora are looked up first.
-pub const DATA_DIR_ENV: &str = "CHARRNN_DATA_DIR";
+pub use charrnn_corpus::{CorpusNotFound, DATA_DIR_ENV};
 
 /// A configuration that cannot be used, with the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -369,32 +368,8 @@ impl RunConfig {
     /// Finds the corpus file: an absolute path as is; a relative one in
     /// `$CHARRNN_DATA_DIR`, then `data/`, then `config_dir`.
     pub fn resolve_corpus(&self, config_dir: &Path) -> Result<PathBuf, CorpusNotFound> {
-        let corpus = &self.data.corpus;
-        let mut tried = Vec::new();
-        if corpus.is_absolute() {
-            tried.push(corpus.clone());
-        } else {
-            if let Some(dir) = std::env::var_os(DATA_DIR_ENV) {
-                tried.push(PathBuf::from(dir).join(corpus));
-            }
-            tried.push(Path::new("data").join(corpus));
-            tried.push(config_dir.join(corpus));
-            tried.push(corpus.clone());
-        }
-        tried
-            .iter()
-            .find(|p| p.is_file())
-            .cloned()
-            .ok_or(CorpusNotFound { tried })
+        charrnn_corpus::find_corpus(&self.data.corpus, config_dir)
     }
-}
-
-/// No candidate path for the corpus exists.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("corpus not found; looked for {}: set {DATA_DIR_ENV} to the folder that holds it, or run `cargo xtask fetch-data`", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
-pub struct CorpusNotFound {
-    /// Every path tried, in order.
-    pub tried: Vec<PathBuf>,
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
