@@ -2,6 +2,7 @@
 //! evaluate it, inspect its checkpoints. A thin layer over the charrnn crates.
 
 mod device;
+mod progress;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,8 @@ enum Command {
     Eval(EvalArgs),
     /// Describe a checkpoint or run.
     Info(InfoArgs),
+    /// Draw a run's training and validation loss into runs/X/loss.png and .svg.
+    Plot(PlotArgs),
 }
 
 #[derive(Args)]
@@ -94,7 +97,7 @@ struct SampleArgs {
     /// Stop a sample once it ends with TEXT (e.g. "。").
     #[arg(long)]
     stop_at: Option<String>,
-    /// How many samples to generate.
+    /// How many samples to generate, as one batch (sample i uses seed + i).
     #[arg(long, default_value_t = 1)]
     num_samples: usize,
     /// Print one JSON object per sample instead of plain text.
@@ -132,6 +135,12 @@ struct EvalArgs {
 }
 
 #[derive(Args)]
+struct PlotArgs {
+    /// A run folder (holding metrics.jsonl).
+    run: PathBuf,
+}
+
+#[derive(Args)]
 struct InfoArgs {
     /// A checkpoint folder or run folder.
     path: PathBuf,
@@ -140,10 +149,11 @@ struct InfoArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.quiet);
+    let quiet = cli.quiet;
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal failure: {info}; please report this");
     }));
-    match run(cli.command) {
+    match run(cli.command, quiet) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if matches!(e.downcast_ref(), Some(TrainError::Interrupted { .. })) => {
             eprintln!("{e}");
@@ -179,20 +189,22 @@ fn init_logging(quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(progress::LogWriter::default)
         .init();
 }
 
-fn run(command: Command) -> anyhow::Result<()> {
+fn run(command: Command, quiet: bool) -> anyhow::Result<()> {
     match command {
-        Command::Train(args) => cmd_train(args),
+        Command::Train(args) => cmd_train(args, quiet),
+        Command::Plot(args) => cmd_plot(args),
         Command::Sample(args) => cmd_sample(args),
         Command::Eval(args) => cmd_eval(args),
         Command::Info(args) => cmd_info(args),
     }
 }
 
-fn cmd_train(args: TrainArgs) -> anyhow::Result<()> {
+fn cmd_train(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     let (config, config_dir) = match (&args.resume, &args.config) {
         (Some(resume), _) => {
             let meta = checkpoint::load_meta(resume)?;
@@ -211,21 +223,42 @@ fn cmd_train(args: TrainArgs) -> anyhow::Result<()> {
         (None, None) => anyhow::bail!("give --config FILE or --resume RUN"),
     };
     let device = device::select(args.device)?;
+    let bars = progress::wanted(quiet).then(|| Arc::new(progress::EpochBars::default()));
     let options = TrainOptions {
         resume: args.resume,
         config_dir,
         device_label: device.label().into(),
         stop: Some(stop_on_signal()?),
+        progress: bars
+            .clone()
+            .map(|b| b as Arc<dyn charrnn_train::ProgressObserver>),
     };
-    let summary = match device {
-        Device::Cpu => train::<Autodiff<Flex>>(&config, &options, &Default::default())?,
+    let result = match device {
+        Device::Cpu => train::<Autodiff<Flex>>(&config, &options, &Default::default()),
         #[cfg(feature = "cuda")]
         Device::Cuda => {
-            train::<Autodiff<burn::backend::Cuda>>(&config, &options, &Default::default())?
+            train::<Autodiff<burn::backend::Cuda>>(&config, &options, &Default::default())
         }
         #[cfg(not(feature = "cuda"))]
         Device::Cuda => unreachable!("device::select never picks CUDA without the cuda feature"),
     };
+    if let Some(bars) = bars {
+        bars.finish();
+    }
+    // The curves are worth having after an interrupt too; a failed plot never
+    // fails the training that preceded it.
+    let run_dir = match &result {
+        Ok(summary) => Some(summary.run_dir.clone()),
+        Err(TrainError::Interrupted { run_dir, .. }) => Some(run_dir.clone()),
+        Err(_) => None,
+    };
+    if let Some(run_dir) = run_dir {
+        match plot_run(&run_dir) {
+            Ok(files) => tracing::info!("loss plot: {}", files.png.display()),
+            Err(e) => tracing::warn!("no loss plot: {}", one_line(&e)),
+        }
+    }
+    let summary = result?;
     let val = summary.val_loss.map_or("n/a".into(), |v| {
         format!(
             "{v:.4} nats/char ({:.3} bits/char)",
@@ -292,51 +325,54 @@ fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
     tracing::info!("sampling from {}", meta.dir.display());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    for i in 0..args.num_samples {
-        let options = SampleOptions {
-            seed: options.seed.wrapping_add(i as u64),
-            ..options.clone()
-        };
-        let started = std::time::Instant::now();
-        let text = if args.json {
-            generator.generate(&options, |_| {})?
-        } else {
-            if i > 0 {
-                writeln!(out)?;
-            }
-            write!(out, "{}", options.prime)?;
-            let mut failed = None;
-            let text = generator.generate(&options, |c| {
-                if failed.is_none() {
-                    let mut buf = [0u8; 4];
-                    let bytes = c.encode_utf8(&mut buf).as_bytes();
-                    if let Err(e) = out.write_all(bytes).and_then(|_| out.flush()) {
-                        failed = Some(e);
-                    }
+    let started = std::time::Instant::now();
+    // One sample streams to the terminal as it is drawn; several are drawn as a
+    // batch and printed when done.
+    let texts = if args.num_samples == 1 && !args.json {
+        write!(out, "{}", options.prime)?;
+        let mut failed = None;
+        let text = generator.generate(&options, |c| {
+            if failed.is_none() {
+                let mut buf = [0u8; 4];
+                let bytes = c.encode_utf8(&mut buf).as_bytes();
+                if let Err(e) = out.write_all(bytes).and_then(|_| out.flush()) {
+                    failed = Some(e);
                 }
-            })?;
-            if let Some(e) = failed {
-                return Err(e).context("writing the sample to stdout");
             }
-            writeln!(out)?;
-            text
-        };
-        let secs = started.elapsed().as_secs_f64();
-        let chars = text.chars().count();
-        tracing::info!(
-            "{chars} characters in {secs:.3} s ({:.0} chars/s)",
-            chars as f64 / secs.max(1e-9)
-        );
-        if args.json {
-            let record = serde_json::json!({
-                "checkpoint": meta.dir,
-                "prime": options.prime,
-                "text": text,
-                "seed": options.seed,
-                "chars": chars,
-                "seconds": secs,
-            });
-            writeln!(out, "{record}")?;
+        })?;
+        if let Some(e) = failed {
+            return Err(e).context("writing the sample to stdout");
+        }
+        writeln!(out)?;
+        vec![text]
+    } else {
+        generator.generate_many(&options, args.num_samples, |_, _| {})?
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let chars: usize = texts.iter().map(|t| t.chars().count()).sum();
+    tracing::info!(
+        "{chars} characters in {secs:.3} s ({:.0} chars/s)",
+        chars as f64 / secs.max(1e-9)
+    );
+    if args.json || args.num_samples > 1 {
+        for (i, text) in texts.iter().enumerate() {
+            if args.json {
+                let record = serde_json::json!({
+                    "checkpoint": meta.dir,
+                    "prime": options.prime,
+                    "text": text,
+                    "seed": options.seed.wrapping_add(i as u64),
+                    "chars": text.chars().count(),
+                    "seconds": secs,
+                    "chars_per_sec": chars as f64 / secs.max(1e-9),
+                });
+                writeln!(out, "{record}")?;
+            } else {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "{}{text}", options.prime)?;
+            }
         }
     }
     Ok(())
@@ -377,6 +413,40 @@ fn eval_on<B: LstmBackend>(meta: &checkpoint::CheckpointMeta, ids: &[u32]) -> an
     let model = checkpoint::load_model::<B>(meta, &device)?;
     let t = &meta.config.train;
     Ok(evaluate(&model, ids, t.batch_size, t.seq_len, &device)?)
+}
+
+/// Draws `run_dir/metrics.jsonl` into `run_dir/loss.png` and `loss.svg`.
+fn plot_run(run_dir: &Path) -> anyhow::Result<charrnn_plot::PlotFiles> {
+    let metrics = run_dir.join("metrics.jsonl");
+    let records = charrnn_train::read_metrics(&metrics).with_context(|| {
+        format!(
+            "cannot read {}: give a run folder (runs/X) that has trained for a few steps",
+            metrics.display()
+        )
+    })?;
+    let points: Vec<charrnn_plot::LossPoint> = records
+        .iter()
+        .map(|r| charrnn_plot::LossPoint {
+            step: r.step,
+            train_loss: r.train_loss,
+            val_loss: r.val_loss,
+        })
+        .collect();
+    let name = std::fs::canonicalize(run_dir)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| run_dir.display().to_string());
+    Ok(charrnn_plot::plot_losses(
+        &points,
+        &format!("{name}: loss per character"),
+        &run_dir.join("loss"),
+    )?)
+}
+
+fn cmd_plot(args: PlotArgs) -> anyhow::Result<()> {
+    let files = plot_run(&args.run)?;
+    println!("{}\n{}", files.png.display(), files.svg.display());
+    Ok(())
 }
 
 fn cmd_info(args: InfoArgs) -> anyhow::Result<()> {

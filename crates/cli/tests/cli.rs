@@ -157,6 +157,47 @@ fn smoke_run_trains_samples_and_evaluates() {
     assert!(text.starts_with("KING"));
     assert_eq!(text.trim_end_matches('\n').chars().count(), 44);
 
+    // A batch of samples as JSON: one object per sample, seeds seed, seed + 1, ...
+    let out = charrnn(
+        &[
+            "sample",
+            "--run",
+            run_s,
+            "--length",
+            "30",
+            "--num-samples",
+            "3",
+            "--json",
+            "--seed",
+            "7",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3);
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r["seed"], 7 + i as u64);
+        assert_eq!(r["text"].as_str().unwrap().chars().count(), 30);
+    }
+    // The second sample of the batch is what seed 8 gives alone.
+    let out = charrnn(
+        &[
+            "sample", "--run", run_s, "--length", "30", "--json", "--seed", "8",
+        ],
+        tmp.path(),
+    );
+    let alone: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(alone["text"], records[1]["text"]);
+
     let corpus = common::data_dir().join("tinyshakespeare.txt");
     let out = charrnn(
         &[
@@ -196,6 +237,28 @@ fn smoke_run_trains_samples_and_evaluates() {
     let info = String::from_utf8(out.stdout).unwrap();
     assert!(info.contains("step         10"), "{info}");
 
+    // Training drew its loss curves; `plot` redraws them on demand.
+    let png = run.join("loss.png");
+    let svg = run.join("loss.svg");
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    std::fs::remove_file(&png).unwrap();
+    std::fs::remove_file(&svg).unwrap();
+    let out = charrnn(&["plot", run_s], tmp.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        printed.contains("loss.png") && printed.contains("loss.svg"),
+        "{printed}"
+    );
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    assert!(std::fs::read_to_string(&svg)
+        .unwrap()
+        .contains("validation"));
+
     // Bad sampling requests.
     let t = |args: &[&str], needle: &str| assert_fails(&charrnn(args, tmp.path()), needle);
     t(&["sample", "--run", run_s, "--prime", "金"], "'金'");
@@ -220,6 +283,91 @@ fn smoke_run_trains_samples_and_evaluates() {
         &["eval", "--checkpoint", run_s, "--corpus", "nope.txt"],
         "nope.txt",
     );
+    t(&["plot", tmp.path().to_str().unwrap()], "metrics.jsonl");
+}
+
+/// Off a terminal (here: a pipe) training prints plain log lines and no bar.
+#[test]
+fn piped_training_logs_plain_lines() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::repo().join("configs/smoke.toml");
+    let run = tmp.path().join("run");
+    let out = charrnn(
+        &[
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--set",
+            &format!("train.out_dir={:?}", run.display().to_string()),
+            "--set",
+            "train.max_steps=10",
+        ],
+        tmp.path(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("step 5/10") && stderr.contains("chars/s"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("ETA") && !stderr.contains('\x1b'),
+        "a bar was drawn into a pipe: {stderr}"
+    );
+}
+
+/// On a terminal (a pseudo-terminal from `script`) training draws a bar with the
+/// epoch, step, loss, chars/sec and ETA; log lines still appear; `--quiet`
+/// silences both.
+#[test]
+fn terminal_training_draws_a_progress_bar() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::repo().join("configs/smoke.toml");
+    let run = tmp.path().join("run");
+    let command = |extra: &str| {
+        format!(
+            "{} train --config {} --device cpu --set 'train.out_dir=\"{}\"' --set train.max_steps=30 {extra}",
+            env!("CARGO_BIN_EXE_charrnn"),
+            config.display(),
+            run.display()
+        )
+    };
+    let on_a_tty = |cmd: String| {
+        let out = std::process::Command::new("script")
+            .args(["-qefc", &cmd, "/dev/null"])
+            .current_dir(tmp.path())
+            .env("CHARRNN_DATA_DIR", common::data_dir())
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("`script` (util-linux) is needed to give the test a terminal");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{text}");
+        text
+    };
+    let screen = on_a_tty(command(""));
+    for needle in [
+        "epoch 1/1",
+        "step 30/30",
+        "loss ",
+        "chars/s",
+        "ETA",
+        "saved checkpoint",
+        "done: 30 steps",
+    ] {
+        assert!(
+            screen.contains(needle),
+            "{needle:?} not on the terminal: {screen}"
+        );
+    }
+    std::fs::remove_dir_all(&run).unwrap();
+    let quiet = on_a_tty(command("--quiet"));
+    assert!(
+        !quiet.contains("ETA") && !quiet.contains("saved checkpoint"),
+        "{quiet}"
+    );
+    assert!(quiet.contains("done: 30 steps"), "{quiet}");
 }
 
 #[test]

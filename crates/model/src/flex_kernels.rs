@@ -8,6 +8,7 @@
 use burn::backend::Flex;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use charrnn_cpu::{matmul, sigmoid, tanh};
 use rayon::prelude::*;
 
 use crate::backend::{LstmBackend, LstmCache, LstmSequence};
@@ -31,74 +32,6 @@ fn write<const D: usize>(data: Vec<f32>, dims: [usize; D]) -> FloatTensor<Flex> 
     Tensor::<Flex, D>::from_data(TensorData::new(data, dims), &device)
         .into_primitive()
         .tensor()
-}
-
-/// `dst (m×n) = [dst +] a (m×k) · b (k×n)`, all row-major; `a_t`/`b_t` read the
-/// operand transposed (its stored shape is then k×m / n×k).
-#[allow(clippy::too_many_arguments)]
-fn matmul(
-    dst: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
-    a_t: bool,
-    b_t: bool,
-    accumulate: bool,
-) {
-    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
-    // (column stride, row stride) of each operand.
-    let (a_cs, a_rs) = if a_t {
-        (m as isize, 1)
-    } else {
-        (1, k as isize)
-    };
-    let (b_cs, b_rs) = if b_t {
-        (k as isize, 1)
-    } else {
-        (1, n as isize)
-    };
-    let parallelism = if m * n * k >= 1 << 18 {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
-    // SAFETY: the assertion above keeps every index gemm computes from these
-    // strides inside the three slices, and `dst` does not alias `a` or `b`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
-}
-
-#[inline]
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-#[inline]
-fn tanh(x: f32) -> f32 {
-    2.0 * sigmoid(2.0 * x) - 1.0
 }
 
 /// One batch row of a step: its gate pre-activations `[4H]`, then its new cell

@@ -1,32 +1,49 @@
-//! A plain-Rust LSTM forward pass for one stream, one character at a time.
+//! A plain-Rust LSTM forward pass for generation: no autodiff, no tensors, buffers
+//! allocated once; one or more streams advance one character per step, so the
+//! weights are read once per step however many samples are drawn.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use charrnn_cpu::{matmul, sigmoid, tanh};
 use charrnn_model::CharRnn;
 
-struct Layer {
-    input: usize,
-    /// `[input, 4*hidden]`, row-major.
-    w_ih: Vec<f32>,
-    /// `[hidden, 4*hidden]`, row-major.
-    w_hh: Vec<f32>,
+/// Layers above the first: the input and recurrent weights stacked, so one GEMM
+/// of `[below | own hidden]` gives the gate pre-activations.
+struct UpperLayer {
+    /// `[input + hidden, 4*hidden]`, row-major.
+    w: Vec<f32>,
     bias: Vec<f32>,
 }
 
-/// The model's weights in plain memory, and the state of one stream.
+/// The model's weights in plain memory, and the state of its streams.
 pub struct Engine {
     vocab_size: usize,
     embed_size: usize,
     hidden: usize,
     /// `[vocab, embed]`.
     embedding: Vec<f32>,
-    layers: Vec<Layer>,
+    /// The first layer's `[embed, 4*hidden]` input weights and bias.
+    w_ih0: Vec<f32>,
+    bias0: Vec<f32>,
+    /// `[hidden, 4*hidden]`: the first layer's recurrent weights.
+    w_hh0: Vec<f32>,
+    /// `embedding[v] · w_ih0 + bias0` for each character `v`, computed the first
+    /// time `v` is fed: the first layer's input GEMM becomes a row lookup.
+    input_rows: Vec<f32>,
+    input_ready: Vec<bool>,
+    upper: Vec<UpperLayer>,
     /// `[hidden, vocab]`.
     w_out: Vec<f32>,
     b_out: Vec<f32>,
+    streams: usize,
+    /// Per layer, `[streams, hidden]`.
     h: Vec<Vec<f32>>,
     c: Vec<Vec<f32>>,
+    /// `[streams, 4*hidden]`: gate pre-activations.
     z: Vec<f32>,
+    /// `[streams, 2*hidden]`: an upper layer's input and own hidden state.
+    xh: Vec<f32>,
+    /// `[streams, vocab]`.
     logits: Vec<f32>,
 }
 
@@ -37,59 +54,67 @@ fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
         .expect("converted to f32 above")
 }
 
-/// `out += x · W` for `W` `[x.len(), out.len()]` row-major: one pass over `W`, in
-/// rows, which the compiler vectorises.
-#[inline]
-fn add_vec_mat(out: &mut [f32], x: &[f32], w: &[f32]) {
-    let n = out.len();
-    for (k, &a) in x.iter().enumerate() {
-        if a == 0.0 {
-            continue;
-        }
-        let row = &w[k * n..(k + 1) * n];
-        for (o, &wv) in out.iter_mut().zip(row) {
-            *o += a * wv;
+/// Applies the gates (order i, f, o, g) of `streams` rows of `z` to `c` and `h`.
+fn apply_gates(z: &[f32], c: &mut [f32], h: &mut [f32], hidden: usize) {
+    for ((zr, cr), hr) in z
+        .chunks_exact(4 * hidden)
+        .zip(c.chunks_exact_mut(hidden))
+        .zip(h.chunks_exact_mut(hidden))
+    {
+        let (i, rest) = zr.split_at(hidden);
+        let (f, rest) = rest.split_at(hidden);
+        let (o, g) = rest.split_at(hidden);
+        for j in 0..hidden {
+            cr[j] = sigmoid(f[j]) * cr[j] + sigmoid(i[j]) * tanh(g[j]);
+            hr[j] = sigmoid(o[j]) * tanh(cr[j]);
         }
     }
 }
 
-#[inline]
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 impl Engine {
-    /// Copies the weights of `model` (on any backend) into plain memory.
+    /// Copies the weights of `model` (on any backend) into plain memory; one
+    /// stream, zero state.
     pub fn from_model<B: Backend>(model: &CharRnn<B>) -> Self {
         let config = model.config();
-        let layers: Vec<Layer> = model
+        let hidden = config.hidden_size;
+        let (first, rest) = model
             .layers
+            .split_first()
+            .expect("a model has at least one layer");
+        let upper = rest
             .iter()
-            .map(|l| Layer {
-                input: l.input_size(),
-                w_ih: to_vec(l.w_ih.val()),
-                w_hh: to_vec(l.w_hh.val()),
+            .map(|l| UpperLayer {
+                w: to_vec(Tensor::cat(vec![l.w_ih.val(), l.w_hh.val()], 0)),
                 bias: to_vec(l.bias.val()),
             })
             .collect();
-        let hidden = config.hidden_size;
         let b_out = match &model.output.bias {
             Some(b) => to_vec(b.val()),
             None => vec![0.0; config.vocab_size],
         };
-        Self {
+        let mut engine = Self {
             vocab_size: config.vocab_size,
             embed_size: config.embed_size,
             hidden,
             embedding: to_vec(model.embedding.weight.val()),
+            w_ih0: to_vec(first.w_ih.val()),
+            bias0: to_vec(first.bias.val()),
+            w_hh0: to_vec(first.w_hh.val()),
+            // Zeroed pages cost no memory until a character's row is written.
+            input_rows: vec![0.0; config.vocab_size * 4 * hidden],
+            input_ready: vec![false; config.vocab_size],
+            upper,
             w_out: to_vec(model.output.weight.val()),
             b_out,
-            h: vec![vec![0.0; hidden]; layers.len()],
-            c: vec![vec![0.0; hidden]; layers.len()],
-            layers,
-            z: vec![0.0; 4 * hidden],
-            logits: vec![0.0; config.vocab_size],
-        }
+            streams: 0,
+            h: Vec::new(),
+            c: Vec::new(),
+            z: Vec::new(),
+            xh: Vec::new(),
+            logits: Vec::new(),
+        };
+        engine.set_streams(1);
+        engine
     }
 
     /// Vocabulary size.
@@ -97,43 +122,138 @@ impl Engine {
         self.vocab_size
     }
 
-    /// Zeroes the recurrent state.
+    /// How many streams each [`step_streams`](Self::step_streams) advances.
+    pub fn streams(&self) -> usize {
+        self.streams
+    }
+
+    /// Sets the number of streams; every stream starts from a zero state.
+    pub fn set_streams(&mut self, streams: usize) {
+        assert!(streams > 0, "at least one stream");
+        let layers = 1 + self.upper.len();
+        self.streams = streams;
+        self.h = vec![vec![0.0; streams * self.hidden]; layers];
+        self.c = vec![vec![0.0; streams * self.hidden]; layers];
+        self.z = vec![0.0; streams * 4 * self.hidden];
+        self.xh = vec![0.0; streams * 2 * self.hidden];
+        self.logits = vec![0.0; streams * self.vocab_size];
+    }
+
+    /// Sets `streams` streams, each starting from the current state of stream 0
+    /// (e.g. after a shared prime).
+    pub fn fork(&mut self, streams: usize) {
+        let n = self.hidden;
+        let first: Vec<(Vec<f32>, Vec<f32>)> = self
+            .h
+            .iter()
+            .zip(&self.c)
+            .map(|(h, c)| (h[..n].to_vec(), c[..n].to_vec()))
+            .collect();
+        self.set_streams(streams);
+        for ((h, c), (h0, c0)) in self.h.iter_mut().zip(&mut self.c).zip(&first) {
+            for s in 0..streams {
+                h[s * n..(s + 1) * n].copy_from_slice(h0);
+                c[s * n..(s + 1) * n].copy_from_slice(c0);
+            }
+        }
+    }
+
+    /// Zeroes the recurrent state of every stream.
     pub fn reset(&mut self) {
         for v in self.h.iter_mut().chain(self.c.iter_mut()) {
             v.fill(0.0);
         }
     }
 
-    /// Feeds character `id` and returns the logits of the next character.
-    /// Panics if `id` is not below the vocabulary size.
+    /// Feeds character `id` to the single stream and returns the logits of the
+    /// next character. Panics if `id` is not below the vocabulary size or the
+    /// engine has more than one stream.
     pub fn step(&mut self, id: u32) -> &[f32] {
-        let id = id as usize;
-        assert!(id < self.vocab_size, "character id {id} out of range");
-        let hidden = self.hidden;
-        for l in 0..self.layers.len() {
-            let layer = &self.layers[l];
-            let (below, rest) = self.h.split_at_mut(l);
-            let x: &[f32] = match below.last() {
-                Some(h_below) => h_below,
-                None => &self.embedding[id * self.embed_size..(id + 1) * self.embed_size],
-            };
-            debug_assert_eq!(x.len(), layer.input);
-            self.z.copy_from_slice(&layer.bias);
-            add_vec_mat(&mut self.z, x, &layer.w_ih);
-            let h = &mut rest[0];
-            add_vec_mat(&mut self.z, h, &layer.w_hh);
-            let c = &mut self.c[l];
-            let (i, rest_z) = self.z.split_at(hidden);
-            let (f, rest_z) = rest_z.split_at(hidden);
-            let (o, g) = rest_z.split_at(hidden);
-            for j in 0..hidden {
-                c[j] = sigmoid(f[j]) * c[j] + sigmoid(i[j]) * g[j].tanh();
-                h[j] = sigmoid(o[j]) * c[j].tanh();
+        assert_eq!(self.streams, 1, "step drives one stream; use step_streams");
+        self.step_streams(&[id])
+    }
+
+    /// Feeds `ids[s]` to stream `s` and returns the next-character logits,
+    /// `[streams, vocab]` row-major. Panics if an id is out of range or
+    /// `ids.len()` is not the number of streams.
+    pub fn step_streams(&mut self, ids: &[u32]) -> &[f32] {
+        assert_eq!(ids.len(), self.streams, "one id per stream");
+        let (s, n, four) = (self.streams, self.hidden, 4 * self.hidden);
+        for (row, &id) in self.z.chunks_exact_mut(four).zip(ids) {
+            let id = id as usize;
+            assert!(id < self.vocab_size, "character id {id} out of range");
+            let input = &mut self.input_rows[id * four..(id + 1) * four];
+            if !self.input_ready[id] {
+                input.copy_from_slice(&self.bias0);
+                let x = &self.embedding[id * self.embed_size..(id + 1) * self.embed_size];
+                matmul(
+                    input,
+                    x,
+                    &self.w_ih0,
+                    1,
+                    self.embed_size,
+                    four,
+                    false,
+                    false,
+                    true,
+                );
+                self.input_ready[id] = true;
             }
+            row.copy_from_slice(input);
         }
-        self.logits.copy_from_slice(&self.b_out);
+        matmul(
+            &mut self.z,
+            &self.h[0],
+            &self.w_hh0,
+            s,
+            n,
+            four,
+            false,
+            false,
+            true,
+        );
+        apply_gates(&self.z, &mut self.c[0], &mut self.h[0], n);
+        for (l, layer) in self.upper.iter().enumerate() {
+            for ((xh, below), own) in self
+                .xh
+                .chunks_exact_mut(2 * n)
+                .zip(self.h[l].chunks_exact(n))
+                .zip(self.h[l + 1].chunks_exact(n))
+            {
+                xh[..n].copy_from_slice(below);
+                xh[n..].copy_from_slice(own);
+            }
+            for row in self.z.chunks_exact_mut(four) {
+                row.copy_from_slice(&layer.bias);
+            }
+            matmul(
+                &mut self.z,
+                &self.xh,
+                &layer.w,
+                s,
+                2 * n,
+                four,
+                false,
+                false,
+                true,
+            );
+            apply_gates(&self.z, &mut self.c[l + 1], &mut self.h[l + 1], n);
+        }
+        for row in self.logits.chunks_exact_mut(self.vocab_size) {
+            row.copy_from_slice(&self.b_out);
+        }
         let top = self.h.last().expect("a model has at least one layer");
-        add_vec_mat(&mut self.logits, top, &self.w_out);
+        matmul(
+            &mut self.logits,
+            top,
+            &self.w_out,
+            s,
+            n,
+            self.vocab_size,
+            false,
+            false,
+            true,
+        );
         &self.logits
     }
 }

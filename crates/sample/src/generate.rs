@@ -132,37 +132,66 @@ impl Generator {
         options: &SampleOptions,
         mut emit: impl FnMut(char),
     ) -> Result<String, SampleError> {
+        let mut texts = self.generate_many(options, 1, |_, c| emit(c))?;
+        Ok(texts.pop().expect("one sample asked for"))
+    }
+
+    /// Generates `count` samples at once, as a batch: the prime is read once, then
+    /// every step advances all samples with one pass over the weights. Sample `i`
+    /// draws from the seed `options.seed + i`, so it is the same text that
+    /// [`generate`](Self::generate) gives with that seed. `emit(i, ch)` sees each
+    /// character as it is drawn.
+    pub fn generate_many(
+        &mut self,
+        options: &SampleOptions,
+        count: usize,
+        mut emit: impl FnMut(usize, char),
+    ) -> Result<Vec<String>, SampleError> {
         let prime = self.check(options)?;
-        let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-        self.engine.reset();
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        self.engine.set_streams(1);
         let (&last, warmup) = prime.split_last().expect("prime checked non-empty");
         for &id in warmup {
             self.engine.step(id);
         }
-        let mut next = last;
-        let mut out = String::with_capacity(options.length * 3);
+        self.engine.fork(count);
+        let mut rngs: Vec<ChaCha8Rng> = (0..count as u64)
+            .map(|i| ChaCha8Rng::seed_from_u64(options.seed.wrapping_add(i)))
+            .collect();
+        let mut next = vec![last; count];
+        let mut done = vec![false; count];
+        let mut texts = vec![String::with_capacity(options.length * 3); count];
         let mut candidates = Vec::with_capacity(self.vocab.len());
+        let vocab_size = self.vocab.len();
         for _ in 0..options.length {
-            let logits = self.engine.step(next);
-            next = pick_top_n(
-                logits,
-                options.top_n,
-                options.temperature as f32,
-                options.top_p as f32,
-                &mut candidates,
-                &mut rng,
-            );
-            let ch = self
-                .vocab
-                .char(next)
-                .expect("ids come from the model's vocabulary");
-            emit(ch);
-            out.push(ch);
-            if !options.stop_at.is_empty() && out.ends_with(&options.stop_at) {
+            let logits = self.engine.step_streams(&next);
+            for (i, row) in logits.chunks_exact(vocab_size).enumerate() {
+                if done[i] {
+                    continue;
+                }
+                next[i] = pick_top_n(
+                    row,
+                    options.top_n,
+                    options.temperature as f32,
+                    options.top_p as f32,
+                    &mut candidates,
+                    &mut rngs[i],
+                );
+                let ch = self
+                    .vocab
+                    .char(next[i])
+                    .expect("ids come from the model's vocabulary");
+                emit(i, ch);
+                texts[i].push(ch);
+                done[i] = !options.stop_at.is_empty() && texts[i].ends_with(&options.stop_at);
+            }
+            if done.iter().all(|&d| d) {
                 break;
             }
         }
-        Ok(out)
+        Ok(texts)
     }
 }
 

@@ -18,4 +18,4 @@ pub use checkpoint::{CheckpointError, CheckpointMeta, TrainerState};
 pub use config::{ConfigError, RunConfig};
 pub use eval::evaluate;
 pub use metrics::{read_metrics, MetricsRecord};
-pub use trainer::{train, TrainError, TrainOptions, TrainSummary};
+pub use trainer::{train, ProgressObserver, StepProgress, TrainError, TrainOptions, TrainSummary};

@@ -88,6 +88,38 @@ pub enum TrainError {
     },
 }
 
+/// Where a run stands after a step: what a progress display needs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepProgress {
+    /// Steps taken in total.
+    pub step: u64,
+    /// Steps the run will take in total.
+    pub total_steps: u64,
+    /// The current epoch, 1-based.
+    pub epoch: usize,
+    /// Epochs in the run.
+    pub epochs: usize,
+    /// Batches done in this epoch.
+    pub batch: usize,
+    /// Batches in an epoch.
+    pub batches: usize,
+    /// Training loss of the step (nats/char).
+    pub loss: f64,
+    /// Validation loss, when it was measured after this step.
+    pub val_loss: Option<f64>,
+    /// Characters (targets) in one step's batch.
+    pub chars_per_step: usize,
+    /// Wall-clock seconds the step took.
+    pub step_sec: f64,
+}
+
+/// Receives a [`StepProgress`] after every step (a progress bar, a dashboard).
+/// It is called on the training thread, so it should return quickly.
+pub trait ProgressObserver: std::fmt::Debug + Send + Sync {
+    /// Called after each step.
+    fn on_step(&self, progress: &StepProgress);
+}
+
 /// How to run [`train`].
 #[derive(Debug, Clone, Default)]
 pub struct TrainOptions {
@@ -100,6 +132,8 @@ pub struct TrainOptions {
     /// When set (e.g. by a Ctrl-C handler), training finishes the current step,
     /// writes a checkpoint and returns [`TrainError::Interrupted`].
     pub stop: Option<Arc<AtomicBool>>,
+    /// Told about every step.
+    pub progress: Option<Arc<dyn ProgressObserver>>,
 }
 
 /// What a finished run produced.
@@ -424,6 +458,7 @@ where
             if tc.max_steps > 0 && state.step >= tc.max_steps {
                 break 'epochs;
             }
+            let step_started = Instant::now();
             B::seed(device, step_seed(tc.seed, state.step));
             let (inputs, targets) = batch_tensors::<B>(&batcher.batch(state.batch), device);
             let (logits, next) = model.forward(inputs, hidden);
@@ -467,6 +502,20 @@ where
                 record_validation(&mut state, v, &mut best_step);
                 val_loss = Some(v);
                 last_eval_step = Some(state.step);
+            }
+            if let Some(observer) = &options.progress {
+                observer.on_step(&StepProgress {
+                    step: state.step,
+                    total_steps,
+                    epoch: state.epoch + 1,
+                    epochs: tc.epochs,
+                    batch: state.batch,
+                    batches: num_batches,
+                    loss: loss_value,
+                    val_loss,
+                    chars_per_step: tc.batch_size * tc.seq_len,
+                    step_sec: step_started.elapsed().as_secs_f64(),
+                });
             }
             if every(state.step, tc.log_every) || val_loss.is_some() || at_end {
                 let secs = interval_start.elapsed().as_secs_f64();

@@ -4,11 +4,14 @@
 mod common;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use burn::backend::{Autodiff, Flex};
 use charrnn_corpus::{split_train_val, Corpus};
 use charrnn_train::checkpoint::{self, CheckpointError};
-use charrnn_train::{evaluate, read_metrics, train, TrainError, TrainOptions};
+use charrnn_train::{
+    evaluate, read_metrics, train, ProgressObserver, StepProgress, TrainError, TrainOptions,
+};
 
 type B = Autodiff<Flex>;
 
@@ -18,6 +21,7 @@ fn options(resume: Option<&Path>) -> TrainOptions {
         config_dir: ".".into(),
         device_label: "cpu".into(),
         stop: None,
+        progress: None,
     }
 }
 
@@ -271,4 +275,49 @@ fn unwritable_out_dir_is_an_error() {
         Err(e @ TrainError::RunDir { .. }) => assert!(e.to_string().contains("out_dir"), "{e}"),
         other => panic!("expected RunDir, got {other:?}"),
     }
+}
+
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Vec<StepProgress>>);
+
+impl ProgressObserver for Recorder {
+    fn on_step(&self, progress: &StepProgress) {
+        self.0.lock().unwrap().push(*progress);
+    }
+}
+
+#[test]
+fn progress_observer_sees_every_step_with_epoch_and_totals() {
+    let _serial = common::serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::smoke_config(
+        tmp.path(),
+        &[
+            "train.max_steps=0",
+            "train.epochs=2",
+            "train.batch_size=128",
+            "train.seq_len=256",
+            "data.val_fraction=0.1",
+            "train.eval_every=0",
+            "train.save_every=0",
+        ],
+    );
+    let recorder = Arc::new(Recorder::default());
+    let options = TrainOptions {
+        progress: Some(recorder.clone()),
+        ..options(None)
+    };
+    let summary = train::<B>(&config, &options, &Default::default()).unwrap();
+    let seen = recorder.0.lock().unwrap();
+    assert_eq!(seen.len() as u64, summary.step);
+    let batches = seen[0].batches;
+    assert_eq!(summary.step, 2 * batches as u64);
+    for (i, p) in seen.iter().enumerate() {
+        assert_eq!(p.step, i as u64 + 1);
+        assert_eq!(p.total_steps, summary.step);
+        assert_eq!((p.epoch, p.epochs), (i / batches + 1, 2));
+        assert_eq!(p.batch, i % batches + 1);
+        assert!(p.loss.is_finite() && p.step_sec > 0.0);
+    }
+    assert_eq!(seen.last().unwrap().val_loss, summary.val_loss);
 }

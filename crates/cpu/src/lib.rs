@@ -1,0 +1,138 @@
+//! CPU arithmetic shared by charrnn's training kernels and its sampler: a
+//! row-major GEMM over the `gemm` crate (SIMD picked at run time, AVX2 or
+//! AVX-512, threads through rayon for large products) and the gate activations.
+#![warn(missing_docs)]
+
+/// `dst (m×n) = [dst +] a (m×k) · b (k×n)`, all row-major; `a_t`/`b_t` read the
+/// operand transposed (its stored shape is then k×m / n×k).
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    dst: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    a_t: bool,
+    b_t: bool,
+    accumulate: bool,
+) {
+    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
+    // (column stride, row stride) of each operand.
+    let (a_cs, a_rs) = if a_t {
+        (m as isize, 1)
+    } else {
+        (1, k as isize)
+    };
+    let (b_cs, b_rs) = if b_t {
+        (k as isize, 1)
+    } else {
+        (1, n as isize)
+    };
+    let parallelism = if m * n * k >= 1 << 18 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the assertion above keeps every index gemm computes from these
+    // strides inside the three slices, and `dst` does not alias `a` or `b`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs,
+            a_rs,
+            b.as_ptr(),
+            b_cs,
+            b_rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// The logistic function.
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// `tanh` through the logistic function: one `exp` instead of two.
+#[inline]
+pub fn tanh(x: f32) -> f32 {
+    2.0 * sigmoid(2.0 * x) - 1.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                out[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            }
+        }
+        out
+    }
+
+    fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+        let mut t = vec![0.0; x.len()];
+        for r in 0..rows {
+            for c in 0..cols {
+                t[c * rows + r] = x[r * cols + c];
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn matmul_matches_the_definition_in_every_layout() {
+        for (m, k, n) in [(1, 7, 5), (3, 4, 9), (64, 80, 96)] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+                .collect();
+            let want = naive(&a, &b, m, k, n);
+            let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
+            for (a_t, b_t) in [(false, false), (true, false), (false, true), (true, true)] {
+                let lhs = if a_t { &at } else { &a };
+                let rhs = if b_t { &bt } else { &b };
+                let mut dst = vec![1.0; m * n];
+                matmul(&mut dst, lhs, rhs, m, k, n, a_t, b_t, true);
+                for (d, w) in dst.iter().zip(&want) {
+                    assert!(
+                        (d - (w + 1.0)).abs() < 1e-3,
+                        "{m}x{k}x{n} {a_t} {b_t}: {d} vs {}",
+                        w + 1.0
+                    );
+                }
+                matmul(&mut dst, lhs, rhs, m, k, n, a_t, b_t, false);
+                for (d, w) in dst.iter().zip(&want) {
+                    assert!((d - w).abs() < 1e-3);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn activations() {
+        assert!((sigmoid(0.0) - 0.5).abs() < 1e-7);
+        for x in [-5.0f32, -0.3, 0.0, 0.7, 4.0] {
+            assert!((tanh(x) - x.tanh()).abs() < 1e-6);
+        }
+    }
+}
