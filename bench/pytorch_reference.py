@@ -9,6 +9,7 @@ Prints one JSON object on stdout. Modes:
   train   time `--steps` training steps after `--warmup` ones (chars/sec)
   sample  time generating `--length` characters at batch 1 with top-n
   curve   train for `--minutes` of wall clock, validating every `--eval-every` steps
+  encode  time reading and encoding the corpus (MB/s)
 """
 import argparse
 import json
@@ -75,7 +76,7 @@ def evaluate(model, ids, batch, seq, device):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--mode", choices=["train", "sample", "curve"], default="train")
+    p.add_argument("--mode", choices=["train", "sample", "curve", "encode"], default="train")
     p.add_argument("--corpus", required=True)
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch", type=int, default=128)
@@ -98,7 +99,16 @@ def main():
 
     torch.manual_seed(a.seed)
     device = torch.device(a.device)
+    start = time.perf_counter()
     vocab, train_ids, val_ids = load(a.corpus, a.val_fraction)
+    if a.mode == "encode":
+        import os
+
+        secs = time.perf_counter() - start
+        size = os.path.getsize(a.corpus)
+        print(json.dumps({"torch": torch.__version__, "seconds": secs, "mb_per_sec": size / 1e6 / secs,
+                          "chars": len(train_ids) + len(val_ids), "vocab": len(vocab)}))
+        return
     model = CharRnn(len(vocab), a.embed, a.hidden, a.layers, a.dropout).to(device)
     result = {"device": a.device, "torch": torch.__version__, "threads": torch.get_num_threads(), "vocab": len(vocab)}
 

@@ -3,6 +3,7 @@
 //! Training in a debug build is far too slow, so every task builds the release
 //! `charrnn` binary first and runs it.
 
+mod bench;
 mod fetch;
 
 use std::path::{Path, PathBuf};
@@ -52,6 +53,9 @@ enum Task {
     },
     /// Build the release charrnn binary that every task runs.
     Build,
+    /// Compare training, sampling, memory and encoding with a PyTorch reference
+    /// of the same model, on this machine; appends a row to BENCHMARKS.md.
+    Bench(bench::BenchArgs),
 }
 
 fn main() {
@@ -78,6 +82,7 @@ fn run(task: Task) -> Result<()> {
         } => pipeline(&config, &device, &overrides),
         Task::FetchData { dest } => fetch::fetch_all(&dest),
         Task::Build => build().map(|_| ()),
+        Task::Bench(args) => bench::bench(&args),
     }
 }
 

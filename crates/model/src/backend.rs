@@ -6,6 +6,12 @@
 //! recurrence as a single graph node whose backward is truncated BPTT written out by
 //! hand (one big weight-gradient GEMM at the end instead of one per step).
 //!
+//! The same trait fuses the loss: [`LstmBackend::cross_entropy`] computes the mean
+//! softmax cross-entropy of the logits and, under autodiff, keeps its gradient
+//! (`softmax - one_hot`, scaled), so the largest tensors of a step (`[batch *
+//! seq_len, vocab]`) are touched once forward and once backward, not by the ten or
+//! so elementwise operations of `log_softmax` + `gather` and their backward.
+//!
 //! Gate order in the fused `4*hidden` axis is input, forget, output, cell
 //! (`i, f, o, g`): the three sigmoid gates are contiguous, so each step applies one
 //! sigmoid and one tanh.
@@ -14,10 +20,11 @@ use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::Checkpoi
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::Autodiff;
+use burn::tensor::activation::log_softmax;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorPrimitive};
+use burn::tensor::ops::{FloatTensor, IntTensor};
+use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorPrimitive};
 
 /// The outputs of one layer's recurrence over a sequence.
 #[derive(Debug)]
@@ -43,7 +50,8 @@ pub struct LstmCache<B: Backend> {
     pub w_hh: FloatTensor<B>,
 }
 
-/// A backend that can run an LSTM layer's recurrence over a whole sequence.
+/// A backend that can run an LSTM layer's recurrence over a whole sequence, and
+/// the model's softmax cross-entropy as one operation.
 ///
 /// The default methods work on any backend; a backend may override them with a
 /// faster kernel. Shapes: `x_proj` is the input projection plus bias,
@@ -79,6 +87,45 @@ pub trait LstmBackend: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         portable_lstm_sequence_backward::<Self>(cache, grad_hidden_seq)
     }
+
+    /// Mean softmax cross-entropy (nats) of `logits` `[n, vocab]` against class
+    /// ids `targets` `[n]`, as a `[1]` tensor; differentiable under [`Autodiff`].
+    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        Self::cross_entropy_with_grad(logits, targets).0
+    }
+
+    /// The mean cross-entropy and its gradient with respect to `logits`,
+    /// `(softmax(logits) - one_hot(targets)) / n`.
+    fn cross_entropy_with_grad(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        portable_cross_entropy_with_grad::<Self>(logits, targets)
+    }
+}
+
+/// The portable fused loss, from burn tensor operations (see
+/// [`LstmBackend::cross_entropy_with_grad`]).
+pub fn portable_cross_entropy_with_grad<B: Backend>(
+    logits: FloatTensor<B>,
+    targets: IntTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let logits: Tensor<B, 2> = wrap(logits);
+    let [n, _] = logits.dims();
+    let targets = Tensor::<B, 1, Int>::from_primitive(targets).reshape([n, 1]);
+    let log_probs = log_softmax(logits, 1);
+    let loss = log_probs.clone().gather(1, targets.clone()).mean().neg();
+    let device = log_probs.device();
+    let grad = log_probs
+        .exp()
+        .scatter(
+            1,
+            targets,
+            Tensor::full([n, 1], -1.0, &device),
+            IndexingUpdateOp::Add,
+        )
+        .div_scalar(n as f64);
+    (unwrap(loss), unwrap(grad))
 }
 
 #[cfg(feature = "cuda")]
@@ -274,5 +321,44 @@ impl<B: LstmBackend, C: CheckpointStrategy> LstmBackend for Autodiff<B, C> {
             hidden: Self::from_inner(last.0),
             cell: Self::from_inner(last.1),
         }
+    }
+
+    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        tracked_cross_entropy::<B, C>(logits, targets)
+    }
+}
+
+#[derive(Debug)]
+struct CrossEntropyBackward;
+
+impl<B: LstmBackend> Backward<B, 1> for CrossEntropyBackward {
+    /// The gradient of the loss with respect to the logits.
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad_loss: Tensor<B, 1> = wrap(grads.consume::<B>(&ops.node));
+        let [logits_node] = ops.parents;
+        if let Some(node) = logits_node {
+            let grad: Tensor<B, 2> = wrap(ops.state);
+            grads.register::<B>(node.id, unwrap(grad * grad_loss.reshape([1, 1])));
+        }
+    }
+}
+
+/// The fused loss as one autodiff node whose saved state is its own gradient.
+fn tracked_cross_entropy<B: LstmBackend, C: CheckpointStrategy>(
+    logits: FloatTensor<Autodiff<B, C>>,
+    targets: IntTensor<Autodiff<B, C>>,
+) -> FloatTensor<Autodiff<B, C>> {
+    let prep = CrossEntropyBackward
+        .prepare::<C>([logits.node.clone()])
+        .compute_bound()
+        .stateful();
+    match prep {
+        OpsKind::Tracked(prep) => {
+            let (loss, grad) = B::cross_entropy_with_grad(logits.primitive, targets);
+            prep.finish(grad, loss)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(B::cross_entropy(logits.primitive, targets)),
     }
 }

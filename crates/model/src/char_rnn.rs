@@ -2,9 +2,8 @@
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
-use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Int, Tensor, TensorPrimitive};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::LstmBackend;
@@ -197,7 +196,10 @@ impl<B: LstmBackend> CharRnn<B> {
     pub fn loss(&self, logits: Tensor<B, 2>, targets: Tensor<B, 2, Int>) -> Tensor<B, 1> {
         let [batch, seq_len] = targets.dims();
         let n = batch * seq_len;
-        let targets = targets.transpose().reshape([n, 1]);
-        log_softmax(logits, 1).gather(1, targets).mean().neg()
+        let targets = targets.transpose().reshape([n]);
+        Tensor::from_primitive(TensorPrimitive::Float(B::cross_entropy(
+            logits.into_primitive().tensor(),
+            targets.into_primitive(),
+        )))
     }
 }

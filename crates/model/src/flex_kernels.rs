@@ -6,8 +6,8 @@
 //! the generic path, which issues about fifteen tensor operations per step.
 
 use burn::backend::Flex;
-use burn::tensor::ops::FloatTensor;
-use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use burn::tensor::ops::{FloatTensor, IntTensor};
+use burn::tensor::{Int, Tensor, TensorData, TensorPrimitive};
 use charrnn_cpu::{matmul, sigmoid, tanh};
 use rayon::prelude::*;
 
@@ -135,7 +135,63 @@ impl Forward {
     }
 }
 
+/// Mean cross-entropy of the rows of `logits` (`[n, vocab]`, row-major) against
+/// `targets`; when `grad` is set the logits are overwritten with the gradient of
+/// the mean, `(softmax - one_hot) / n`. Rows run in parallel.
+fn cross_entropy_rows(logits: &mut [f32], vocab: usize, targets: &[i64], grad: bool) -> f64 {
+    let n = targets.len();
+    let scale = 1.0 / n as f32;
+    let total: f64 = logits
+        .par_chunks_mut(vocab)
+        .zip(targets.par_iter())
+        .with_min_len(16)
+        .map(|(row, &t)| {
+            let t = t as usize;
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let target = row[t] - max;
+            let mut sum = 0.0f32;
+            if grad {
+                for x in row.iter_mut() {
+                    *x = (*x - max).exp();
+                    sum += *x;
+                }
+                let k = scale / sum;
+                for x in row.iter_mut() {
+                    *x *= k;
+                }
+                row[t] -= scale;
+            } else {
+                sum = row.iter().map(|&x| (x - max).exp()).sum();
+            }
+            f64::from(sum.ln() - target)
+        })
+        .sum();
+    total / n as f64
+}
+
+fn read_ids(targets: IntTensor<Flex>) -> Vec<i64> {
+    Tensor::<Flex, 1, Int>::from_primitive(targets)
+        .into_data()
+        .iter::<i64>()
+        .collect()
+}
+
 impl LstmBackend for Flex {
+    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        let (mut data, [_, vocab]) = read::<2>(logits);
+        let loss = cross_entropy_rows(&mut data, vocab, &read_ids(targets), false);
+        write(vec![loss as f32], [1])
+    }
+
+    fn cross_entropy_with_grad(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (mut data, dims) = read::<2>(logits);
+        let loss = cross_entropy_rows(&mut data, dims[1], &read_ids(targets), true);
+        (write(vec![loss as f32], [1]), write(data, dims))
+    }
+
     fn lstm_sequence(
         x_proj: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,

@@ -398,7 +398,9 @@ where
     let tokens_per_step = (tc.batch_size * tc.seq_len) as f64;
     let started = Instant::now();
     let base_elapsed = state.elapsed_sec;
-    let mut interval_start = Instant::now();
+    // Throughput counts training steps only: validation and checkpoints are not
+    // training speed.
+    let mut interval_train_sec = 0.0f64;
     let mut interval_steps = 0u64;
     let mut last_saved = resume.as_ref().map(|m| m.dir.clone());
     let mut last_saved_step = resume.as_ref().map(|m| m.state.step);
@@ -494,6 +496,7 @@ where
             state.train_loss = Some(loss_value);
             state.elapsed_sec = base_elapsed + started.elapsed().as_secs_f64();
             interval_steps += 1;
+            interval_train_sec += step_started.elapsed().as_secs_f64();
 
             let at_end = state.step == total_steps;
             let mut val_loss = None;
@@ -518,7 +521,7 @@ where
                 });
             }
             if every(state.step, tc.log_every) || val_loss.is_some() || at_end {
-                let secs = interval_start.elapsed().as_secs_f64();
+                let secs = interval_train_sec;
                 let chars_per_sec = tokens_per_step * interval_steps as f64 / secs.max(1e-9);
                 let record = MetricsRecord::new(
                     state.step,
@@ -544,7 +547,7 @@ where
                     secs / interval_steps as f64,
                     chars_per_sec
                 );
-                interval_start = Instant::now();
+                interval_train_sec = 0.0;
                 interval_steps = 0;
             }
             let stop_requested = options
