@@ -175,25 +175,6 @@ fn python(args: &BenchArgs) -> Result<PathBuf> {
     Ok(venv_py)
 }
 
-/// The config's `[section] key` as a string for the reference's flags.
-fn config_value(table: &toml::Table, overrides: &[&str], key: &str) -> Result<String> {
-    if let Some(v) = overrides
-        .iter()
-        .find_map(|o| o.strip_prefix(&format!("{key}=")))
-    {
-        return Ok(v.to_string());
-    }
-    let (section, name) = key.split_once('.').expect("section.key");
-    let value = table
-        .get(section)
-        .and_then(|s| s.get(name))
-        .with_context(|| format!("config has no {key}"))?;
-    Ok(match value {
-        toml::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
-}
-
 struct Ctx {
     bin: PathBuf,
     python: PathBuf,
@@ -230,10 +211,8 @@ impl Ctx {
             .iter()
             .filter(|r| r["step"].as_u64().unwrap_or(0) > shape.warmup)
             .collect();
-        let table = load_table(shape.config)?;
-        let chars_per_step: f64 = config_value(&table, shape.overrides, "train.batch_size")?
-            .parse::<f64>()?
-            * config_value(&table, shape.overrides, "train.seq_len")?.parse::<f64>()?;
+        let chars_per_step: f64 = shape.value("train.batch_size")?.parse::<f64>()?
+            * shape.value("train.seq_len")?.parse::<f64>()?;
         let secs: f64 = timed
             .iter()
             .map(|r| chars_per_step / r["chars_per_sec"].as_f64().unwrap_or(f64::NAN))
@@ -259,8 +238,7 @@ impl Ctx {
     }
 
     fn reference(&self, mode: &str, shape: &Shape, extra: &[String]) -> Result<Value> {
-        let table = load_table(shape.config)?;
-        let v = |k: &str| config_value(&table, shape.overrides, k);
+        let v = |k: &str| shape.value(k);
         let corpus = self.data.join(v("data.corpus")?);
         let mut cmd = Command::new(&self.python);
         cmd.arg(workspace_root().join("bench/pytorch_reference.py"))
@@ -307,11 +285,12 @@ impl Ctx {
     }
 }
 
-fn load_table(config: &str) -> Result<toml::Table> {
-    let path = workspace_root().join(config);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(text.parse()?)
+impl Shape {
+    /// The shape's config value for `key`.
+    fn value(&self, key: &str) -> Result<String> {
+        let overrides: Vec<String> = self.overrides.iter().map(|s| s.to_string()).collect();
+        crate::config_value(&workspace_root().join(self.config), &overrides, key)
+    }
 }
 
 /// A 100 MB-ish UTF-8 file: the two corpora (3-byte CJK and 1-byte ASCII text)

@@ -7,7 +7,7 @@ mod bench;
 mod fetch;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -119,32 +119,34 @@ fn status(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// The corpus file name of a config, with `--set data.corpus=` applied.
-fn corpus_of(config: &Path, overrides: &[String]) -> Result<PathBuf> {
+/// A config's `section.key` as text, with a `--set section.key=value` override
+/// applied (the last one wins).
+pub(crate) fn config_value(config: &Path, overrides: &[String], key: &str) -> Result<String> {
+    if let Some(v) = overrides
+        .iter()
+        .rev()
+        .find_map(|o| o.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+    {
+        return Ok(v.trim_matches('"').to_string());
+    }
     let text = std::fs::read_to_string(config)
         .with_context(|| format!("cannot read config {}", config.display()))?;
     let table: toml::Table = text
         .parse()
         .with_context(|| format!("{} is not valid TOML", config.display()))?;
-    let from_set = overrides
-        .iter()
-        .rev()
-        .find_map(|o| o.strip_prefix("data.corpus="))
-        .map(|v| v.trim_matches('"').to_string());
-    let corpus = from_set
-        .or_else(|| {
-            table
-                .get("data")
-                .and_then(|d| d.get("corpus"))
-                .and_then(|c| c.as_str())
-                .map(str::to_string)
-        })
-        .context("the config has no data.corpus")?;
-    Ok(PathBuf::from(corpus))
+    let (section, name) = key.split_once('.').expect("keys are section.key");
+    let value = table
+        .get(section)
+        .and_then(|s| s.get(name))
+        .with_context(|| format!("{} has no {key}", config.display()))?;
+    Ok(match value {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
 }
 
 fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
-    let corpus = corpus_of(config, overrides)?;
+    let corpus = PathBuf::from(config_value(config, overrides, "data.corpus")?);
     let config_dir = config.parent().unwrap_or(Path::new("."));
     if charrnn_corpus::find_corpus(&corpus, config_dir).is_err() {
         eprintln!(
@@ -153,6 +155,8 @@ fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
         );
         fetch::fetch_all(Path::new("data"))?;
     }
+    let run = config_value(config, overrides, "train.out_dir")
+        .unwrap_or_else(|_| "runs/default".into());
     let bin = build()?;
     let mut train = Command::new(&bin);
     train
@@ -162,24 +166,7 @@ fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
     for o in overrides {
         train.args(["--set", o]);
     }
-    let out = train
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot run charrnn train")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    print!("{stdout}");
-    if !out.status.success() {
-        bail!("training failed ({})", out.status);
-    }
-    let checkpoint = stdout
-        .lines()
-        .rev()
-        .find_map(|l| {
-            l.split_once("; checkpoint ")
-                .map(|(_, p)| p.trim().to_string())
-        })
-        .context("charrnn train did not report its checkpoint")?;
-    eprintln!("xtask: sample from {checkpoint}:");
-    status(Command::new(&bin).args(["sample", "--checkpoint", &checkpoint]))
+    status(&mut train)?;
+    eprintln!("xtask: sample from the best checkpoint of {run}:");
+    status(Command::new(&bin).args(["sample", "--run", &run]))
 }

@@ -67,7 +67,7 @@ pub fn matmul(
 
 /// Products `1×k · k×n` at least this large are split across threads by columns
 /// (gemm runs a vector-matrix product on one thread).
-const PARALLEL_VEC_MAT: usize = 1 << 17;
+const PARALLEL_VEC_MAT: usize = 1 << 20;
 
 /// `dst (n) = [dst +] x (k) · b (k×n)`, the columns split into one block per
 /// rayon thread: generation at batch 1 is bound by reading the weights, and each

@@ -120,6 +120,25 @@ pub(crate) fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
     NamedMpkFileRecorder::new()
 }
 
+/// The names of the checkpoints (`step-N`) in a run folder, oldest first.
+pub fn list(run_dir: &Path) -> Vec<String> {
+    step_names(&checkpoints_dir(run_dir))
+}
+
+/// The `step-N` entries of a checkpoints folder, sorted (oldest first).
+fn step_names(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root)
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| n.starts_with("step-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// The folder holding a run's checkpoints.
 pub fn checkpoints_dir(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoints")
@@ -220,16 +239,7 @@ fn prune(root: &Path, keep: usize) {
         .filter_map(|p| fs::read_to_string(root.join(p)).ok())
         .map(|n| n.trim().to_string())
         .collect();
-    let mut steps: Vec<String> = fs::read_dir(root)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .filter(|n| n.starts_with("step-"))
-                .collect()
-        })
-        .unwrap_or_default();
-    steps.sort();
+    let steps = step_names(root);
     let excess = steps.len().saturating_sub(keep);
     for name in steps.into_iter().take(excess) {
         if !pinned.contains(&name) {

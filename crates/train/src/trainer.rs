@@ -77,6 +77,14 @@ pub enum TrainError {
         /// The run folder to resume.
         run_dir: PathBuf,
     },
+    /// A new run would write into a folder that holds another run's checkpoints.
+    #[error("run folder {} already holds checkpoints (newest: {newest}); continue it with --resume {}, or train into another folder with --set train.out_dir=runs/NEW", run_dir.display(), run_dir.display())]
+    RunExists {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// Its newest checkpoint's name.
+        newest: String,
+    },
     /// The run folder or its logs could not be written.
     #[error("cannot write to run folder {}: {source}; check out_dir is writable", path.display())]
     RunDir {
@@ -313,6 +321,12 @@ where
         let path = path.to_path_buf();
         move |source| TrainError::RunDir { path, source }
     };
+    if resume.is_none() {
+        // A fresh run would overwrite these checkpoints step by step.
+        if let Some(newest) = checkpoint::list(&run_dir).pop() {
+            return Err(TrainError::RunExists { run_dir, newest });
+        }
+    }
     std::fs::create_dir_all(&run_dir).map_err(run_err(&run_dir))?;
 
     let model_config = config.model_config(vocab.len());

@@ -321,3 +321,19 @@ fn progress_observer_sees_every_step_with_epoch_and_totals() {
     }
     assert_eq!(seen.last().unwrap().val_loss, summary.val_loss);
 }
+
+#[test]
+fn a_new_run_never_overwrites_another_runs_checkpoints() {
+    let _serial = common::serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::smoke_config(tmp.path(), &["train.max_steps=10"]);
+    train::<B>(&config, &options(None), &Default::default()).unwrap();
+    let model = tmp.path().join("checkpoints/step-000010/model.mpk");
+    let before = std::fs::read(&model).unwrap();
+
+    let again = common::smoke_config(tmp.path(), &["train.max_steps=10", "train.seed=8"]);
+    let err = train::<B>(&again, &options(None), &Default::default()).unwrap_err();
+    assert!(matches!(err, TrainError::RunExists { ref newest, .. } if newest == "step-000010"));
+    assert!(err.to_string().contains("--resume"), "{err}");
+    assert_eq!(std::fs::read(&model).unwrap(), before, "the old checkpoint changed");
+}
