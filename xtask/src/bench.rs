@@ -425,22 +425,35 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     }
     eprintln!("xtask: encoding a {} MB synthetic corpus", args.encode_mb);
     let synthetic = synthetic_corpus(&data, &work, args.encode_mb)?;
-    // Both programs read it from the page cache, not from disk.
+    // Both programs read it from the page cache, not from disk; each figure is
+    // the best of three runs (one run swings by 2x here right after the
+    // reference has freed gigabytes).
     std::fs::read(&synthetic)?;
-    let m = measure(
-        Command::new(&ctx.bin)
-            .args(["corpus", "--json"])
-            .arg(&synthetic),
-    )?;
-    let mut ours = last_json(&m.stdout)?;
-    ours["peak_rss_mb"] = json!(m.peak_rss_mb);
-    let mut cmd = Command::new(&ctx.python);
-    cmd.arg(workspace_root().join("bench/pytorch_reference.py"))
-        .args(["--mode", "encode", "--corpus"])
-        .arg(&synthetic);
-    let m = measure(&mut cmd)?;
-    let mut theirs = last_json(&m.stdout)?;
-    theirs["peak_rss_mb"] = json!(m.peak_rss_mb);
+    let best_of_3 = |make: &dyn Fn() -> Command| -> Result<Value> {
+        let mut best: Option<Value> = None;
+        for _ in 0..3 {
+            let m = measure(&mut make())?;
+            let mut r = last_json(&m.stdout)?;
+            r["peak_rss_mb"] = json!(m.peak_rss_mb);
+            let speed = |v: &Value| v["mb_per_sec"].as_f64().unwrap_or(0.0);
+            if best.as_ref().is_none_or(|b| speed(&r) > speed(b)) {
+                best = Some(r);
+            }
+        }
+        Ok(best.expect("three runs"))
+    };
+    let ours = best_of_3(&|| {
+        let mut cmd = Command::new(&ctx.bin);
+        cmd.args(["corpus", "--json"]).arg(&synthetic);
+        cmd
+    })?;
+    let theirs = best_of_3(&|| {
+        let mut cmd = Command::new(&ctx.python);
+        cmd.arg(workspace_root().join("bench/pytorch_reference.py"))
+            .args(["--mode", "encode", "--corpus"])
+            .arg(&synthetic);
+        cmd
+    })?;
     rows.push((
         "encoding MB/s".into(),
         ours.clone(),
@@ -472,7 +485,6 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         "| figure | charrnn | PyTorch {torch} | ratio (higher = charrnn better) | target |"
     )?;
     writeln!(table, "|---|---|---|---|---|")?;
-    let mut row_cells = Vec::new();
     for (label, ours, theirs, key, higher, target) in &rows {
         let r = ratio(ours, theirs, key, *higher);
         let target_text = if key == "peak_rss_mb" {
@@ -494,7 +506,6 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             theirs[key].as_f64().unwrap_or(f64::NAN),
             if met { "✓" } else { "✗" }
         )?;
-        row_cells.push(format!("{r:.2}×"));
     }
     println!("\n{machine}, commit {commit}, {date}\n\n{table}");
     let report = json!({

@@ -155,8 +155,8 @@ fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
         );
         fetch::fetch_all(Path::new("data"))?;
     }
-    let run = config_value(config, overrides, "train.out_dir")
-        .unwrap_or_else(|_| "runs/default".into());
+    let run =
+        config_value(config, overrides, "train.out_dir").unwrap_or_else(|_| "runs/default".into());
     let bin = build()?;
     let mut train = Command::new(&bin);
     train

@@ -93,6 +93,7 @@ impl ProgressObserver for EpochBars {
         } else {
             String::new()
         };
+        bar.set_position(p.batch as u64);
         bar.set_message(format!(
             "step {}/{} · loss {:.3} · {:.0} chars/s · ETA {}{run_eta}",
             p.step,
@@ -101,7 +102,6 @@ impl ProgressObserver for EpochBars {
             p.chars_per_step as f64 / sec.max(1e-9),
             eta(epoch_left),
         ));
-        bar.set_position(p.batch as u64);
         if epoch_left == 0 {
             bar.finish();
         }

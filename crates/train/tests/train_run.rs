@@ -335,5 +335,9 @@ fn a_new_run_never_overwrites_another_runs_checkpoints() {
     let err = train::<B>(&again, &options(None), &Default::default()).unwrap_err();
     assert!(matches!(err, TrainError::RunExists { ref newest, .. } if newest == "step-000010"));
     assert!(err.to_string().contains("--resume"), "{err}");
-    assert_eq!(std::fs::read(&model).unwrap(), before, "the old checkpoint changed");
+    assert_eq!(
+        std::fs::read(&model).unwrap(),
+        before,
+        "the old checkpoint changed"
+    );
 }
