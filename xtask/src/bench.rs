@@ -323,6 +323,46 @@ fn synthetic_corpus(data: &Path, work: &Path, mb: usize) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// One line of the table: a figure of each program and how to compare them.
+struct Row {
+    label: String,
+    ours: Value,
+    theirs: Value,
+    /// The JSON field compared.
+    key: &'static str,
+    /// Throughput: higher is better; memory: lower is better.
+    higher_is_better: bool,
+    /// The target for the ratio.
+    target: f64,
+}
+
+/// What one measured pair of runs adds to the report: a throughput row, a
+/// peak-memory row, and the raw JSON of both programs under `id`.
+fn add_pair(
+    rows: &mut Vec<Row>,
+    results: &mut serde_json::Map<String, Value>,
+    id: String,
+    labels: [String; 2],
+    (ours, theirs): (Value, Value),
+    (key, target): (&'static str, f64),
+) {
+    let [speed, memory] = labels;
+    for (label, key, higher_is_better, target) in [
+        (speed, key, true, target),
+        (memory, "peak_rss_mb", false, 1.0),
+    ] {
+        rows.push(Row {
+            label,
+            ours: ours.clone(),
+            theirs: theirs.clone(),
+            key,
+            higher_is_better,
+            target,
+        });
+    }
+    results.insert(id, json!({"charrnn": ours, "pytorch": theirs}));
+}
+
 fn ratio(ours: &Value, theirs: &Value, key: &str, higher_is_better: bool) -> f64 {
     let (a, b) = (
         ours[key].as_f64().unwrap_or(f64::NAN),
@@ -353,7 +393,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         data: data.clone(),
     };
     let started = Instant::now();
-    let mut rows: Vec<(String, Value, Value, String, bool, f64)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut results = serde_json::Map::new();
     for (shape, steps) in [(&SEED, args.seed_steps), (&SMALL, args.small_steps)] {
         eprintln!("xtask: training, {} config: charrnn", shape.name);
@@ -369,25 +409,16 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
                 shape.warmup.to_string(),
             ],
         )?;
-        rows.push((
-            format!("train chars/s, {} config", shape.name),
-            ours.clone(),
-            theirs.clone(),
-            "chars_per_sec".into(),
-            true,
-            1.25,
-        ));
-        rows.push((
-            format!("train peak RSS MB, {} config", shape.name),
-            ours.clone(),
-            theirs.clone(),
-            "peak_rss_mb".into(),
-            false,
-            1.0,
-        ));
-        results.insert(
+        add_pair(
+            &mut rows,
+            &mut results,
             format!("train_{}", shape.name),
-            json!({"charrnn": ours, "pytorch": theirs}),
+            [
+                format!("train chars/s, {} config", shape.name),
+                format!("train peak RSS MB, {} config", shape.name),
+            ],
+            (ours, theirs),
+            ("chars_per_sec", 1.25),
         );
 
         eprintln!("xtask: sampling, {} model", shape.name);
@@ -402,25 +433,16 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
                 "5".into(),
             ],
         )?;
-        rows.push((
-            format!("sample chars/s (batch 1, top-5), {} model", shape.name),
-            ours.clone(),
-            theirs.clone(),
-            "chars_per_sec".into(),
-            true,
-            5.0,
-        ));
-        rows.push((
-            format!("sample peak RSS MB, {} model", shape.name),
-            ours.clone(),
-            theirs.clone(),
-            "peak_rss_mb".into(),
-            false,
-            1.0,
-        ));
-        results.insert(
+        add_pair(
+            &mut rows,
+            &mut results,
             format!("sample_{}", shape.name),
-            json!({"charrnn": ours, "pytorch": theirs}),
+            [
+                format!("sample chars/s (batch 1, top-5), {} model", shape.name),
+                format!("sample peak RSS MB, {} model", shape.name),
+            ],
+            (ours, theirs),
+            ("chars_per_sec", 5.0),
         );
     }
     eprintln!("xtask: encoding a {} MB synthetic corpus", args.encode_mb);
@@ -454,23 +476,14 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             .arg(&synthetic);
         cmd
     })?;
-    rows.push((
-        "encoding MB/s".into(),
-        ours.clone(),
-        theirs.clone(),
-        "mb_per_sec".into(),
-        true,
-        1.0,
-    ));
-    rows.push((
-        "encoding peak RSS MB".into(),
-        ours.clone(),
-        theirs.clone(),
-        "peak_rss_mb".into(),
-        false,
-        1.0,
-    ));
-    results.insert("encode".into(), json!({"charrnn": ours, "pytorch": theirs}));
+    add_pair(
+        &mut rows,
+        &mut results,
+        "encode".into(),
+        ["encoding MB/s".into(), "encoding peak RSS MB".into()],
+        (ours, theirs),
+        ("mb_per_sec", 1.0),
+    );
 
     let machine = machine(&args.device);
     let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
@@ -485,8 +498,17 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         "| figure | charrnn | PyTorch {torch} | ratio (higher = charrnn better) | target |"
     )?;
     writeln!(table, "|---|---|---|---|---|")?;
-    for (label, ours, theirs, key, higher, target) in &rows {
-        let r = ratio(ours, theirs, key, *higher);
+    for Row {
+        label,
+        ours,
+        theirs,
+        key,
+        higher_is_better,
+        target,
+    } in &rows
+    {
+        let key = *key;
+        let r = ratio(ours, theirs, key, *higher_is_better);
         let target_text = if key == "peak_rss_mb" {
             "≥ 1× (≤ PyTorch)".to_string()
         } else if key == "mb_per_sec" {
@@ -526,13 +548,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
 }
 
 /// Appends one row to the `cargo xtask bench` table at the end of BENCHMARKS.md.
-fn record(
-    date: &str,
-    machine: &str,
-    commit: &str,
-    torch: &str,
-    rows: &[(String, Value, Value, String, bool, f64)],
-) -> Result<()> {
+fn record(date: &str, machine: &str, commit: &str, torch: &str, rows: &[Row]) -> Result<()> {
     let path = workspace_root().join("BENCHMARKS.md");
     let mut text = std::fs::read_to_string(&path).unwrap_or_default();
     const HEADER: &str = "## `cargo xtask bench` runs";
@@ -540,7 +556,7 @@ fn record(
         write!(
             text,
             "\n{HEADER}\n\nOne row per run; each cell is charrnn / PyTorch and the ratio (higher = charrnn better; for memory, PyTorch's peak RSS over ours).\n\n| date | machine | commit | PyTorch |{}\n|---|---|---|---|{}\n",
-            rows.iter().map(|r| format!(" {} |", r.0)).collect::<String>(),
+            rows.iter().map(|r| format!(" {} |", r.label)).collect::<String>(),
             "---|".repeat(rows.len())
         )?;
     }
@@ -549,12 +565,12 @@ fn record(
     }
     let cells: String = rows
         .iter()
-        .map(|(_, ours, theirs, key, higher, _)| {
+        .map(|r| {
             format!(
                 " {:.0} / {:.0} ({:.2}×) |",
-                ours[key].as_f64().unwrap_or(f64::NAN),
-                theirs[key].as_f64().unwrap_or(f64::NAN),
-                ratio(ours, theirs, key, *higher)
+                r.ours[r.key].as_f64().unwrap_or(f64::NAN),
+                r.theirs[r.key].as_f64().unwrap_or(f64::NAN),
+                ratio(&r.ours, &r.theirs, r.key, r.higher_is_better)
             )
         })
         .collect();
