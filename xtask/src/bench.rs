@@ -10,7 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::{build, workspace_root};
+use crate::{build, workspace_root, ConfigFile};
 
 /// What `cargo xtask bench` was asked for.
 #[derive(clap::Args)]
@@ -211,8 +211,9 @@ impl Ctx {
             .iter()
             .filter(|r| r["step"].as_u64().unwrap_or(0) > shape.warmup)
             .collect();
-        let chars_per_step: f64 = shape.value("train.batch_size")?.parse::<f64>()?
-            * shape.value("train.seq_len")?.parse::<f64>()?;
+        let config = shape.config_file()?;
+        let chars_per_step: f64 = config.value("train.batch_size")?.parse::<f64>()?
+            * config.value("train.seq_len")?.parse::<f64>()?;
         let secs: f64 = timed
             .iter()
             .map(|r| chars_per_step / r["chars_per_sec"].as_f64().unwrap_or(f64::NAN))
@@ -238,7 +239,8 @@ impl Ctx {
     }
 
     fn reference(&self, mode: &str, shape: &Shape, extra: &[String]) -> Result<Value> {
-        let v = |k: &str| shape.value(k);
+        let config = shape.config_file()?;
+        let v = |k: &str| config.value(k);
         let corpus = self.data.join(v("data.corpus")?);
         let mut cmd = Command::new(&self.python);
         cmd.arg(workspace_root().join("bench/pytorch_reference.py"))
@@ -286,10 +288,10 @@ impl Ctx {
 }
 
 impl Shape {
-    /// The shape's config value for `key`.
-    fn value(&self, key: &str) -> Result<String> {
+    /// The shape's config file with its overrides, read once.
+    fn config_file(&self) -> Result<ConfigFile> {
         let overrides: Vec<String> = self.overrides.iter().map(|s| s.to_string()).collect();
-        crate::config_value(&workspace_root().join(self.config), &overrides, key)
+        ConfigFile::load(&workspace_root().join(self.config), &overrides)
     }
 }
 

@@ -119,34 +119,55 @@ fn status(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// A config's `section.key` as text, with a `--set section.key=value` override
-/// applied (the last one wins).
-pub(crate) fn config_value(config: &Path, overrides: &[String], key: &str) -> Result<String> {
-    if let Some(v) = overrides
-        .iter()
-        .rev()
-        .find_map(|o| o.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-    {
-        return Ok(v.trim_matches('"').to_string());
+/// A run config as the xtask reads it: the TOML table and `--set` overrides.
+pub(crate) struct ConfigFile {
+    path: PathBuf,
+    table: toml::Table,
+    overrides: Vec<String>,
+}
+
+impl ConfigFile {
+    /// Reads and parses `path` once.
+    pub(crate) fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        let table = text
+            .parse()
+            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            table,
+            overrides: overrides.to_vec(),
+        })
     }
-    let text = std::fs::read_to_string(config)
-        .with_context(|| format!("cannot read config {}", config.display()))?;
-    let table: toml::Table = text
-        .parse()
-        .with_context(|| format!("{} is not valid TOML", config.display()))?;
-    let (section, name) = key.split_once('.').expect("keys are section.key");
-    let value = table
-        .get(section)
-        .and_then(|s| s.get(name))
-        .with_context(|| format!("{} has no {key}", config.display()))?;
-    Ok(match value {
-        toml::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    })
+
+    /// `section.key` as text, with a `--set section.key=value` override applied
+    /// (the last one wins).
+    pub(crate) fn value(&self, key: &str) -> Result<String> {
+        if let Some(v) = self
+            .overrides
+            .iter()
+            .rev()
+            .find_map(|o| o.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        {
+            return Ok(v.trim_matches('"').to_string());
+        }
+        let (section, name) = key.split_once('.').expect("keys are section.key");
+        let value = self
+            .table
+            .get(section)
+            .and_then(|s| s.get(name))
+            .with_context(|| format!("{} has no {key}", self.path.display()))?;
+        Ok(match value {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
 }
 
 fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
-    let corpus = PathBuf::from(config_value(config, overrides, "data.corpus")?);
+    let file = ConfigFile::load(config, overrides)?;
+    let corpus = PathBuf::from(file.value("data.corpus")?);
     let config_dir = config.parent().unwrap_or(Path::new("."));
     if charrnn_corpus::find_corpus(&corpus, config_dir).is_err() {
         eprintln!(
@@ -155,8 +176,9 @@ fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
         );
         fetch::fetch_all(Path::new("data"))?;
     }
-    let run =
-        config_value(config, overrides, "train.out_dir").unwrap_or_else(|_| "runs/default".into());
+    let run = file
+        .value("train.out_dir")
+        .unwrap_or_else(|_| "runs/default".into());
     let bin = build()?;
     let mut train = Command::new(&bin);
     train

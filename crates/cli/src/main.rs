@@ -15,7 +15,9 @@ use burn::backend::{Autodiff, Flex};
 use charrnn_corpus::{read_text, split_train_val};
 use charrnn_model::LstmBackend;
 use charrnn_sample::{Engine, Generator, SampleOptions};
-use charrnn_train::{checkpoint, evaluate, train, RunConfig, TrainError, TrainOptions};
+use charrnn_train::{
+    bits_per_char, checkpoint, evaluate, train, RunConfig, TrainError, TrainOptions,
+};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use device::{Device, DeviceArg};
 
@@ -286,10 +288,7 @@ fn cmd_train(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     }
     let summary = result?;
     let val = summary.val_loss.map_or("n/a".into(), |v| {
-        format!(
-            "{v:.4} nats/char ({:.3} bits/char)",
-            v / std::f64::consts::LN_2
-        )
+        format!("{v:.4} nats/char ({:.3} bits/char)", bits_per_char(v))
     });
     println!(
         "done: {} steps in {:.0} s, validation loss {val}; checkpoint {}",
@@ -427,7 +426,7 @@ fn cmd_eval(args: EvalArgs) -> anyhow::Result<()> {
     };
     println!(
         "{loss:.6} nats/char ({:.4} bits/char, perplexity {:.2}) over {} characters",
-        loss / std::f64::consts::LN_2,
+        bits_per_char(loss),
         loss.exp(),
         ids.len()
     );
@@ -535,7 +534,7 @@ fn cmd_info(args: InfoArgs) -> anyhow::Result<()> {
         l.map_or("n/a".into(), |v| {
             format!(
                 "{v:.4} nats/char, {:.4} bits/char, perplexity {:.2}",
-                v / std::f64::consts::LN_2,
+                bits_per_char(v),
                 v.exp()
             )
         })

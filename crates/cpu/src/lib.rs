@@ -41,28 +41,53 @@ pub fn matmul(
     // SAFETY: the assertion above keeps every index gemm computes from these
     // strides inside the three slices, and `dst` does not alias `a` or `b`.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
+        gemm_raw(
+            [m, k, n],
+            (dst.as_mut_ptr(), n as isize),
             accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
+            (a.as_ptr(), a_cs, a_rs),
+            (b.as_ptr(), b_cs, b_rs),
             parallelism,
         );
     }
+}
+
+/// `gemm::gemm` with `dst = [dst +] a · b` (no scaling, no conjugation);
+/// `dst` has unit column stride. Operands are `(pointer, column stride, row
+/// stride)`.
+///
+/// # Safety
+/// Every element gemm reaches through the shapes and strides must lie inside
+/// the memory behind each pointer, and `dst` must not overlap `a` or `b`.
+unsafe fn gemm_raw(
+    [m, k, n]: [usize; 3],
+    (dst, dst_rs): (*mut f32, isize),
+    accumulate: bool,
+    (a, a_cs, a_rs): (*const f32, isize, isize),
+    (b, b_cs, b_rs): (*const f32, isize, isize),
+    parallelism: gemm::Parallelism,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs,
+        accumulate,
+        a,
+        a_cs,
+        a_rs,
+        b,
+        b_cs,
+        b_rs,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        parallelism,
+    );
 }
 
 /// Products `1×k · k×n` at least this large are split across threads by columns
@@ -85,25 +110,12 @@ fn vec_mat_parallel(dst: &mut [f32], x: &[f32], b: &[f32], k: usize, n: usize, a
         // `col..col + width` of each, all inside `b` (asserted by the caller:
         // `b.len() >= k * n`); `out` is this block's own part of `dst`.
         unsafe {
-            gemm::gemm(
-                1,
-                width,
-                k,
-                out.as_mut_ptr(),
-                1,
-                width as isize,
+            gemm_raw(
+                [1, k, width],
+                (out.as_mut_ptr(), width as isize),
                 accumulate,
-                x.as_ptr(),
-                1,
-                k as isize,
-                b.as_ptr().add(col),
-                1,
-                n as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
+                (x.as_ptr(), 1, k as isize),
+                (b.as_ptr().add(col), 1, n as isize),
                 gemm::Parallelism::None,
             );
         }

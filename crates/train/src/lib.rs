@@ -17,5 +17,5 @@ mod trainer;
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainerState};
 pub use config::{ConfigError, RunConfig};
 pub use eval::evaluate;
-pub use metrics::{read_metrics, MetricsRecord};
+pub use metrics::{bits_per_char, read_metrics, MetricsRecord};
 pub use trainer::{train, ProgressObserver, StepProgress, TrainError, TrainOptions, TrainSummary};

@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+/// A loss in nats per character, in bits per character.
+pub fn bits_per_char(nats: f64) -> f64 {
+    nats / std::f64::consts::LN_2
+}
+
 /// One logged step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricsRecord {
@@ -46,7 +51,6 @@ impl MetricsRecord {
         chars_per_sec: f64,
         elapsed_sec: f64,
     ) -> Self {
-        let bits = |nats: f64| nats / std::f64::consts::LN_2;
         Self {
             step,
             epoch,
@@ -54,9 +58,9 @@ impl MetricsRecord {
             val_loss,
             chars_per_sec,
             elapsed_sec,
-            train_bits_per_char: bits(train_loss),
+            train_bits_per_char: bits_per_char(train_loss),
             train_perplexity: train_loss.exp(),
-            val_bits_per_char: val_loss.map(bits),
+            val_bits_per_char: val_loss.map(bits_per_char),
             val_perplexity: val_loss.map(f64::exp),
         }
     }

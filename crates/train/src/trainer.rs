@@ -19,7 +19,7 @@ use crate::checkpoint::{self, CheckpointError, CheckpointFiles, CheckpointMeta, 
 use crate::clip::clip_global_norm;
 use crate::config::{ConfigError, CorpusNotFound, RunConfig};
 use crate::eval::{batch_tensors, evaluate};
-use crate::metrics::{MetricsLog, MetricsRecord};
+use crate::metrics::{bits_per_char, MetricsLog, MetricsRecord};
 
 /// Why training stopped early or could not start.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +117,8 @@ pub struct StepProgress {
     pub val_loss: Option<f64>,
     /// Characters (targets) in one step's batch.
     pub chars_per_step: usize,
-    /// Wall-clock seconds the step took.
+    /// Wall-clock seconds the step took, with the validation run after it, if
+    /// any (what an ETA should count).
     pub step_sec: f64,
 }
 
@@ -547,7 +548,7 @@ where
                 );
                 metrics.write(&record).map_err(run_err(metrics.path()))?;
                 let val = val_loss.map_or(String::new(), |v| {
-                    format!("  val {v:.4} ({:.3} bits/char)", v / std::f64::consts::LN_2)
+                    format!("  val {v:.4} ({:.3} bits/char)", bits_per_char(v))
                 });
                 info!(
                     "epoch {}/{}  step {}/{}  loss {:.4} ({:.3} bits/char){}  {:.3} s/batch  {:.0} chars/s",
@@ -556,7 +557,7 @@ where
                     state.step,
                     total_steps,
                     loss_value,
-                    loss_value / std::f64::consts::LN_2,
+                    bits_per_char(loss_value),
                     val,
                     secs / interval_steps as f64,
                     chars_per_sec
