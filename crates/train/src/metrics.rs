@@ -23,6 +23,9 @@ pub struct MetricsRecord {
     /// Validation loss, when evaluated at this step (nats/char).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub val_loss: Option<f64>,
+    /// Learning rate of the step (what the schedule gave).
+    #[serde(default)]
+    pub learning_rate: f64,
     /// Training throughput since the previous record.
     pub chars_per_sec: f64,
     /// Training time so far.
@@ -48,6 +51,7 @@ impl MetricsRecord {
         epoch: usize,
         train_loss: f64,
         val_loss: Option<f64>,
+        learning_rate: f64,
         chars_per_sec: f64,
         elapsed_sec: f64,
     ) -> Self {
@@ -56,6 +60,7 @@ impl MetricsRecord {
             epoch,
             train_loss,
             val_loss,
+            learning_rate,
             chars_per_sec,
             elapsed_sec,
             train_bits_per_char: bits_per_char(train_loss),

@@ -543,6 +543,7 @@ where
                     state.epoch + 1,
                     loss_value,
                     val_loss,
+                    lr,
                     chars_per_sec,
                     state.elapsed_sec,
                 );
@@ -551,7 +552,7 @@ where
                     format!("  val {v:.4} ({:.3} bits/char)", bits_per_char(v))
                 });
                 info!(
-                    "epoch {}/{}  step {}/{}  loss {:.4} ({:.3} bits/char){}  {:.3} s/batch  {:.0} chars/s",
+                    "epoch {}/{}  step {}/{}  loss {:.4} ({:.3} bits/char){}  lr {:.2e}  {:.3} s/batch  {:.0} chars/s",
                     state.epoch + 1,
                     tc.epochs,
                     state.step,
@@ -559,6 +560,7 @@ where
                     loss_value,
                     bits_per_char(loss_value),
                     val,
+                    lr,
                     secs / interval_steps as f64,
                     chars_per_sec
                 );

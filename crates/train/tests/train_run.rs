@@ -341,3 +341,41 @@ fn a_new_run_never_overwrites_another_runs_checkpoints() {
         "the old checkpoint changed"
     );
 }
+
+#[test]
+fn the_logged_learning_rate_follows_the_schedule() {
+    let _serial = common::serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::smoke_config(
+        tmp.path(),
+        &[
+            "train.max_steps=20",
+            "train.log_every=1",
+            "train.learning_rate=0.01",
+            "train.lr_schedule=\"cosine\"",
+            "train.warmup_steps=5",
+        ],
+    );
+    train::<B>(&config, &options(None), &Default::default()).unwrap();
+    let records = read_metrics(&tmp.path().join("metrics.jsonl")).unwrap();
+    assert_eq!(records.len(), 20);
+    for r in &records {
+        // Record `step` is written after the step that used `step - 1`'s rate.
+        let want = config.learning_rate(r.step - 1, r.epoch - 1, 20);
+        assert!(
+            (r.learning_rate - want).abs() < 1e-12,
+            "step {}: {} vs {want}",
+            r.step,
+            r.learning_rate
+        );
+    }
+    let lr: Vec<f64> = records.iter().map(|r| r.learning_rate).collect();
+    assert!(
+        lr[0] < lr[4] && (lr[4] - 0.01).abs() < 1e-12,
+        "warm-up: {lr:?}"
+    );
+    assert!(
+        lr[5..].windows(2).all(|w| w[1] < w[0]) && lr[19] < 1e-3,
+        "cosine decay: {lr:?}"
+    );
+}
