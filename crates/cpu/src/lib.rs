@@ -1,7 +1,23 @@
 //! CPU arithmetic shared by charrnn's training kernels and its sampler: a
-//! row-major GEMM over the `gemm` crate (SIMD picked at run time, AVX2 or
-//! AVX-512, threads through rayon for large products) and the gate activations.
+//! row-major GEMM and the gate activations.
+//!
+//! On CPUs with AVX-512 the GEMM is charrnn's own packed kernel
+//! (`avx512.rs`, about twice the `gemm` crate's speed on a training step's
+//! products); elsewhere, and for vector-matrix products, it is the `gemm`
+//! crate (SIMD picked at run time). Large products are split across rayon's
+//! threads.
 #![warn(missing_docs)]
+
+mod activations;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+
+pub use activations::{exp, lstm_cell, lstm_cell_backward, sigmoid, softmax, tanh};
+
+use rayon::prelude::*;
+
+/// Products with fewer multiply-adds than this stay on one thread.
+const PARALLEL_WORK: usize = 1 << 18;
 
 /// `dst (m×n) = [dst +] a (m×k) · b (k×n)`, all row-major; `a_t`/`b_t` read the
 /// operand transposed (its stored shape is then k×m / n×k).
@@ -18,6 +34,14 @@ pub fn matmul(
     accumulate: bool,
 ) {
     assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
+    #[cfg(target_arch = "x86_64")]
+    if use_avx512(m) {
+        let b = avx512::Rhs::Strided(view(b, k, n, b_t));
+        // SAFETY: AVX-512F is present, and the assertion keeps both views
+        // inside their slices.
+        unsafe { avx512_matmul(dst, view(a, m, k, a_t), b, [m, k, n], accumulate, true) };
+        return;
+    }
     if m == 1 && !b_t && k * n >= PARALLEL_VEC_MAT {
         vec_mat_parallel(&mut dst[..n], &a[..k], b, k, n, accumulate);
         return;
@@ -33,7 +57,7 @@ pub fn matmul(
     } else {
         (1, n as isize)
     };
-    let parallelism = if m * n * k >= 1 << 18 {
+    let parallelism = if m * n * k >= PARALLEL_WORK {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
@@ -49,6 +73,216 @@ pub fn matmul(
             (b.as_ptr(), b_cs, b_rs),
             parallelism,
         );
+    }
+}
+
+/// A right-hand side `B` (`k × n`) prepared once for many products `A · B`,
+/// such as the recurrent weights of an LSTM, multiplied once per time step.
+pub struct PackedRhs {
+    inner: Packed,
+}
+
+enum Packed {
+    #[cfg(target_arch = "x86_64")]
+    Avx512(avx512::PackedB),
+    /// Row-major `k × n`, for the `gemm` crate.
+    Plain { data: Vec<f32>, k: usize, n: usize },
+}
+
+impl PackedRhs {
+    /// Prepares `b`, stored `k × n` row-major (or `n × k` when `b_t`).
+    pub fn new(b: &[f32], k: usize, n: usize, b_t: bool) -> Self {
+        assert!(b.len() >= k * n);
+        #[cfg(target_arch = "x86_64")]
+        if use_avx512(usize::MAX) {
+            return Self {
+                inner: Packed::Avx512(avx512::pack(view(b, k, n, b_t), k, n)),
+            };
+        }
+        let data = if b_t {
+            let mut t = vec![0.0; k * n];
+            for (j, row) in b.chunks_exact(k).take(n).enumerate() {
+                for (p, &x) in row.iter().enumerate() {
+                    t[p * n + j] = x;
+                }
+            }
+            t
+        } else {
+            b[..k * n].to_vec()
+        };
+        Self {
+            inner: Packed::Plain { data, k, n },
+        }
+    }
+
+    /// `(k, n)`: the shape of `B`.
+    pub fn dims(&self) -> (usize, usize) {
+        match &self.inner {
+            #[cfg(target_arch = "x86_64")]
+            Packed::Avx512(p) => (p.k(), p.n()),
+            Packed::Plain { k, n, .. } => (*k, *n),
+        }
+    }
+}
+
+/// `dst (m×n) = [dst +] a (m×k) · b`, with `b` prepared by [`PackedRhs::new`];
+/// `a_t` reads `a` transposed (stored k×m).
+pub fn matmul_packed(
+    dst: &mut [f32],
+    a: &[f32],
+    m: usize,
+    a_t: bool,
+    b: &PackedRhs,
+    accumulate: bool,
+) {
+    packed_product(dst, a, m, a_t, b, accumulate, true);
+}
+
+/// [`matmul_packed`] on the calling thread only: for callers that already
+/// split their work across threads (an LSTM's batch rows, say).
+pub fn matmul_packed_in_thread(
+    dst: &mut [f32],
+    a: &[f32],
+    m: usize,
+    a_t: bool,
+    b: &PackedRhs,
+    accumulate: bool,
+) {
+    packed_product(dst, a, m, a_t, b, accumulate, false);
+}
+
+fn packed_product(
+    dst: &mut [f32],
+    a: &[f32],
+    m: usize,
+    a_t: bool,
+    b: &PackedRhs,
+    accumulate: bool,
+    parallel: bool,
+) {
+    let (k, n) = b.dims();
+    assert!(dst.len() >= m * n && a.len() >= m * k);
+    match &b.inner {
+        #[cfg(target_arch = "x86_64")]
+        Packed::Avx512(packed) => {
+            let rhs = avx512::Rhs::Packed(packed);
+            let a = view(a, m, k, a_t);
+            // SAFETY: packing only happens where AVX-512F is present; the
+            // assertion keeps the view of `a` inside its slice.
+            unsafe { avx512_matmul(dst, a, rhs, [m, k, n], accumulate, parallel) };
+        }
+        Packed::Plain { data, .. } if parallel => {
+            matmul(dst, a, data, m, k, n, a_t, false, accumulate)
+        }
+        Packed::Plain { data, .. } => {
+            let (a_cs, a_rs) = if a_t {
+                (m as isize, 1)
+            } else {
+                (1, k as isize)
+            };
+            // SAFETY: the assertion keeps every index inside the slices.
+            unsafe {
+                gemm_raw(
+                    [m, k, n],
+                    (dst.as_mut_ptr(), n as isize),
+                    accumulate,
+                    (a.as_ptr(), a_cs, a_rs),
+                    (data.as_ptr(), 1, n as isize),
+                    gemm::Parallelism::None,
+                );
+            }
+        }
+    }
+}
+
+/// Whether a product with `m` rows runs on charrnn's AVX-512 kernel: it needs
+/// the instructions, and a few rows to fill its 8-row tiles (a vector-matrix
+/// product is bound by memory, where the `gemm` crate's path is as good).
+#[cfg(target_arch = "x86_64")]
+fn use_avx512(m: usize) -> bool {
+    m >= 4 && simd_level() == SimdLevel::Avx512
+}
+
+/// The widest vector instructions this CPU has, of those charrnn compiles for.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SimdLevel {
+    Avx512,
+    Avx2,
+    Baseline,
+}
+
+#[cfg(target_arch = "x86_64")]
+fn simd_level() -> SimdLevel {
+    use std::sync::OnceLock;
+    static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        if is_x86_feature_detected!("avx512f") {
+            SimdLevel::Avx512
+        } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            SimdLevel::Avx2
+        } else {
+            SimdLevel::Baseline
+        }
+    })
+}
+
+/// The view of a row-major `rows × cols` operand (stored transposed when `t`).
+#[cfg(target_arch = "x86_64")]
+fn view(x: &[f32], rows: usize, cols: usize, t: bool) -> avx512::View {
+    let (rs, cs) = if t { (1, rows) } else { (cols, 1) };
+    avx512::View {
+        ptr: x.as_ptr(),
+        rs,
+        cs,
+    }
+}
+
+/// Splits the product across rayon's threads (when `parallel` and it is large
+/// enough), by columns when `C` is wide and by rows when it is tall, in whole
+/// tiles.
+///
+/// # Safety
+/// AVX-512F must be present and the views must lie inside their slices.
+#[cfg(target_arch = "x86_64")]
+unsafe fn avx512_matmul(
+    dst: &mut [f32],
+    a: avx512::View,
+    b: avx512::Rhs<'_>,
+    [m, k, n]: [usize; 3],
+    accumulate: bool,
+    parallel: bool,
+) {
+    struct Dst(*mut f32);
+    // SAFETY: each thread writes its own rows or columns of `dst`.
+    unsafe impl Sync for Dst {}
+    impl Dst {
+        fn ptr(&self) -> *mut f32 {
+            self.0
+        }
+    }
+    let c = Dst(dst.as_mut_ptr());
+    let threads = if parallel && m * k * n >= PARALLEL_WORK {
+        rayon::current_num_threads().max(1)
+    } else {
+        1
+    };
+    let run = |rows: (usize, usize), cols: (usize, usize)| {
+        // SAFETY: the caller's guarantees; `rows × cols` is this task's own part.
+        unsafe { avx512::gemm(c.ptr(), n, a, b, k, rows, cols, accumulate) }
+    };
+    if threads == 1 {
+        run((0, m), (0, n));
+    } else if n >= m {
+        let chunk = n.div_ceil(threads).div_ceil(avx512::NR) * avx512::NR;
+        (0..n.div_ceil(chunk))
+            .into_par_iter()
+            .for_each(|t| run((0, m), (t * chunk, ((t + 1) * chunk).min(n))));
+    } else {
+        let chunk = m.div_ceil(threads).div_ceil(avx512::MR) * avx512::MR;
+        (0..m.div_ceil(chunk))
+            .into_par_iter()
+            .for_each(|t| run((t * chunk, ((t + 1) * chunk).min(m)), (0, n)));
     }
 }
 
@@ -98,7 +332,6 @@ const PARALLEL_VEC_MAT: usize = 1 << 20;
 /// rayon thread: generation at batch 1 is bound by reading the weights, and each
 /// core brings its own bandwidth.
 fn vec_mat_parallel(dst: &mut [f32], x: &[f32], b: &[f32], k: usize, n: usize, accumulate: bool) {
-    use rayon::prelude::*;
     let threads = rayon::current_num_threads().max(1);
     // Blocks of whole cache lines.
     let block = n.div_ceil(threads).div_ceil(16) * 16;
@@ -120,18 +353,6 @@ fn vec_mat_parallel(dst: &mut [f32], x: &[f32], b: &[f32], k: usize, n: usize, a
             );
         }
     });
-}
-
-/// The logistic function.
-#[inline]
-pub fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// `tanh` through the logistic function: one `exp` instead of two.
-#[inline]
-pub fn tanh(x: f32) -> f32 {
-    2.0 * sigmoid(2.0 * x) - 1.0
 }
 
 #[cfg(test)]
@@ -158,48 +379,82 @@ mod tests {
         t
     }
 
+    fn operands(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
+        let a = (0..m * k)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0)
+            .collect();
+        let b = (0..k * n)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+            .collect();
+        (a, b)
+    }
+
+    fn assert_close(got: &[f32], want: &[f32], k: usize, offset: f32, what: &str) {
+        for (i, (d, w)) in got.iter().zip(want).enumerate() {
+            let w = w + offset;
+            assert!(
+                (d - w).abs() < 1e-4 * (1.0 + k as f32 + w.abs()),
+                "{what}: element {i} is {d}, expected {w}"
+            );
+        }
+    }
+
+    /// Shapes with ragged edges in every dimension and more than one packed
+    /// block along each (the AVX-512 kernel blocks 256 rows, 256 deep, 4096
+    /// columns, in 8×32 tiles), plus vector-matrix products.
+    const SHAPES: [(usize, usize, usize); 8] = [
+        (1, 7, 5),
+        (3, 4, 9),
+        (64, 80, 96),
+        (37, 300, 70),
+        (260, 520, 45),
+        (9, 40, 4200),
+        (1, 300, 1000),
+        (1, 512, 4339),
+    ];
+
     #[test]
     fn matmul_matches_the_definition_in_every_layout() {
-        for (m, k, n) in [
-            (1, 7, 5),
-            (3, 4, 9),
-            (64, 80, 96),
-            (1, 300, 1000),
-            (1, 512, 4339),
-        ] {
-            let a: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
-                .collect();
+        for (m, k, n) in SHAPES {
+            let (a, b) = operands(m, k, n);
             let want = naive(&a, &b, m, k, n);
             let (at, bt) = (transpose(&a, m, k), transpose(&b, k, n));
             for (a_t, b_t) in [(false, false), (true, false), (false, true), (true, true)] {
                 let lhs = if a_t { &at } else { &a };
                 let rhs = if b_t { &bt } else { &b };
+                let what = format!("{m}x{k}x{n} a_t={a_t} b_t={b_t}");
                 let mut dst = vec![1.0; m * n];
                 matmul(&mut dst, lhs, rhs, m, k, n, a_t, b_t, true);
-                for (d, w) in dst.iter().zip(&want) {
-                    assert!(
-                        (d - (w + 1.0)).abs() < 1e-4 * (1.0 + k as f32 + w.abs()),
-                        "{m}x{k}x{n} {a_t} {b_t}: {d} vs {}",
-                        w + 1.0
-                    );
-                }
+                assert_close(&dst, &want, k, 1.0, &what);
                 matmul(&mut dst, lhs, rhs, m, k, n, a_t, b_t, false);
-                for (d, w) in dst.iter().zip(&want) {
-                    assert!((d - w).abs() < 1e-4 * (1.0 + k as f32 + w.abs()));
-                }
+                assert_close(&dst, &want, k, 0.0, &what);
             }
         }
     }
 
     #[test]
-    fn activations() {
-        assert!((sigmoid(0.0) - 0.5).abs() < 1e-7);
-        for x in [-5.0f32, -0.3, 0.0, 0.7, 4.0] {
-            assert!((tanh(x) - x.tanh()).abs() < 1e-6);
+    fn packed_rhs_gives_the_same_products() {
+        for (m, k, n) in SHAPES {
+            let (a, b) = operands(m, k, n);
+            let want = naive(&a, &b, m, k, n);
+            let at = transpose(&a, m, k);
+            for b_t in [false, true] {
+                let packed = if b_t {
+                    PackedRhs::new(&transpose(&b, k, n), k, n, true)
+                } else {
+                    PackedRhs::new(&b, k, n, false)
+                };
+                assert_eq!(packed.dims(), (k, n));
+                for a_t in [false, true] {
+                    let lhs = if a_t { &at } else { &a };
+                    let what = format!("packed {m}x{k}x{n} a_t={a_t} b_t={b_t}");
+                    let mut dst = vec![1.0; m * n];
+                    matmul_packed(&mut dst, lhs, m, a_t, &packed, true);
+                    assert_close(&dst, &want, k, 1.0, &what);
+                    matmul_packed(&mut dst, lhs, m, a_t, &packed, false);
+                    assert_close(&dst, &want, k, 0.0, &what);
+                }
+            }
         }
     }
 }

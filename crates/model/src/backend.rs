@@ -88,6 +88,26 @@ pub trait LstmBackend: Backend {
         portable_lstm_sequence_backward::<Self>(cache, grad_hidden_seq)
     }
 
+    /// The affine map `x · w + b` of `x` `[n, input]` by `w` `[input, output]`
+    /// and `b` `[output]`; differentiable under [`Autodiff`].
+    fn affine(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        portable_affine::<Self>(x, w, b)
+    }
+
+    /// The gradients `(dx, dw, db)` of [`LstmBackend::affine`] for the gradient
+    /// `dy` `[n, output]` of its result.
+    fn affine_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        portable_affine_backward::<Self>(x, w, dy)
+    }
+
     /// Mean softmax cross-entropy (nats) of `logits` `[n, vocab]` against class
     /// ids `targets` `[n]`, as a `[1]` tensor; differentiable under [`Autodiff`].
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
@@ -102,6 +122,30 @@ pub trait LstmBackend: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         portable_cross_entropy_with_grad::<Self>(logits, targets)
     }
+}
+
+/// The portable affine map (see [`LstmBackend::affine`]).
+pub fn portable_affine<B: Backend>(
+    x: FloatTensor<B>,
+    w: FloatTensor<B>,
+    b: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let b: Tensor<B, 1> = wrap(b);
+    unwrap(wrap::<B, 2>(x).matmul(wrap(w)).add(b.unsqueeze::<2>()))
+}
+
+/// The portable gradients of the affine map (see [`LstmBackend::affine_backward`]).
+pub fn portable_affine_backward<B: Backend>(
+    x: FloatTensor<B>,
+    w: FloatTensor<B>,
+    dy: FloatTensor<B>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let (x, w, dy): (Tensor<B, 2>, Tensor<B, 2>, Tensor<B, 2>) = (wrap(x), wrap(w), wrap(dy));
+    let output = dy.dims()[1];
+    let dx = dy.clone().matmul(w.transpose());
+    let dw = x.transpose().matmul(dy.clone());
+    let db = dy.sum_dim(0).reshape([output]);
+    (unwrap(dx), unwrap(dw), unwrap(db))
 }
 
 /// The portable fused loss, from burn tensor operations (see
@@ -323,8 +367,47 @@ impl<B: LstmBackend, C: CheckpointStrategy> LstmBackend for Autodiff<B, C> {
         }
     }
 
+    fn affine(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let prep = AffineBackward
+            .prepare::<C>([x.node.clone(), w.node.clone(), b.node.clone()])
+            .compute_bound()
+            .stateful();
+        match prep {
+            OpsKind::Tracked(prep) => {
+                let out = B::affine(x.primitive.clone(), w.primitive.clone(), b.primitive);
+                prep.finish((x.primitive, w.primitive), out)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::affine(x.primitive, w.primitive, b.primitive))
+            }
+        }
+    }
+
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
         tracked_cross_entropy::<B, C>(logits, targets)
+    }
+}
+
+#[derive(Debug)]
+struct AffineBackward;
+
+impl<B: LstmBackend> Backward<B, 3> for AffineBackward {
+    /// The input and the weights.
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let dy = grads.consume::<B>(&ops.node);
+        let (x, w) = ops.state;
+        let (dx, dw, db) = B::affine_backward(x, w, dy);
+        for (node, grad) in ops.parents.into_iter().zip([dx, dw, db]) {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, grad);
+            }
+        }
     }
 }
 

@@ -187,7 +187,15 @@ impl<B: LstmBackend> CharRnn<B> {
             x = self.dropout.forward(seq);
         }
         let hidden = x.dims()[2];
-        let logits = self.output.forward(x.reshape([seq_len * batch, hidden]));
+        let x = x.reshape([seq_len * batch, hidden]);
+        let logits = match &self.output.bias {
+            Some(bias) => Tensor::from_primitive(TensorPrimitive::Float(B::affine(
+                x.into_primitive().tensor(),
+                self.output.weight.val().into_primitive().tensor(),
+                bias.val().into_primitive().tensor(),
+            ))),
+            None => self.output.forward(x),
+        };
         (logits, ModelState { layers })
     }
 

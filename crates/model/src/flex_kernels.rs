@@ -4,17 +4,19 @@
 //! input projection) and one fused pass that applies the gate activations and
 //! updates `c` and `h` in place: no tensor is allocated inside the loop, unlike
 //! the generic path, which issues about fifteen tensor operations per step.
+//! Batch rows never interact in the recurrence, so each thread runs the whole
+//! sequence for its own rows, with no synchronisation per step.
 
 use burn::backend::Flex;
 use burn::tensor::ops::{FloatTensor, IntTensor};
-use burn::tensor::{Int, Tensor, TensorData, TensorPrimitive};
-use charrnn_cpu::{matmul, sigmoid, tanh};
+use burn::tensor::{DType, Int, Tensor, TensorData, TensorPrimitive};
+use burn_flex::FlexTensor;
+use charrnn_cpu::{
+    lstm_cell, lstm_cell_backward, matmul, matmul_packed_in_thread, softmax, PackedRhs,
+};
 use rayon::prelude::*;
 
 use crate::backend::{LstmBackend, LstmCache, LstmSequence};
-
-/// Rows of work below which a gate pass stays on one thread.
-const PARALLEL_ELEMENTS: usize = 16 * 1024;
 
 fn read<const D: usize>(t: FloatTensor<Flex>) -> (Vec<f32>, [usize; D]) {
     let t = Tensor::<Flex, D>::from_primitive(TensorPrimitive::Float(t));
@@ -27,16 +29,31 @@ fn read<const D: usize>(t: FloatTensor<Flex>) -> (Vec<f32>, [usize; D]) {
     (data, dims)
 }
 
+/// `t` as contiguous `f32` storage: a reference-count bump, not a copy, when
+/// it already is (weights held by the model are shared, so [`read`] copies them).
+fn contiguous(t: FloatTensor<Flex>) -> FlexTensor {
+    if t.dtype() == DType::F32 {
+        t.to_contiguous()
+    } else {
+        FlexTensor::from_data(t.into_data().convert::<f32>())
+    }
+}
+
+/// The elements of a tensor from [`contiguous`].
+fn values(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous f32 tensor")
+}
+
+fn dims<const D: usize>(t: &FlexTensor) -> [usize; D] {
+    t.layout().shape().dims::<D>()
+}
+
 fn write<const D: usize>(data: Vec<f32>, dims: [usize; D]) -> FloatTensor<Flex> {
     let device = Default::default();
     Tensor::<Flex, D>::from_data(TensorData::new(data, dims), &device)
         .into_primitive()
         .tensor()
 }
-
-/// One batch row of a step: its gate pre-activations `[4H]`, then its new cell
-/// and hidden state `[H]` each.
-type StepRow<'a> = (&'a mut [f32], (&'a mut [f32], &'a mut [f32]));
 
 struct Forward {
     /// `[T, B, 4H]`: the input projection, turned in place into gate activations.
@@ -46,6 +63,46 @@ struct Forward {
     /// `[T + 1, B, H]`: hidden states, the initial one first.
     hidden: Vec<f32>,
     dims: [usize; 3],
+}
+
+/// A buffer that parallel tasks write in disjoint parts.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+
+// SAFETY: tasks only reach the buffer through `Shared::part`, whose contract
+// keeps their parts disjoint.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn new(buffer: &mut [f32]) -> Self {
+        Self(buffer.as_mut_ptr())
+    }
+
+    /// # Safety
+    /// `start..start + len` must lie inside the buffer, and no other task may
+    /// touch it while the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn part(&self, start: usize, len: usize) -> &mut [f32] {
+        // SAFETY: the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+    }
+}
+
+/// Runs `f` on groups of batch rows, one group per thread, in parallel.
+///
+/// The rows of a batch never interact in the recurrence, so each thread runs
+/// the whole sequence for its rows with no synchronisation per step; groups
+/// are whole 8-row tiles of the GEMM kernel.
+fn for_row_groups(batch: usize, f: impl Fn(std::ops::Range<usize>) + Sync) {
+    let threads = rayon::current_num_threads().max(1);
+    let group = batch.div_ceil(threads).next_multiple_of(8);
+    if group >= batch {
+        return f(0..batch);
+    }
+    (0..batch.div_ceil(group))
+        .into_par_iter()
+        .for_each(|g| f(g * group..((g + 1) * group).min(batch)));
 }
 
 fn forward(
@@ -62,58 +119,39 @@ fn forward(
     let mut hidden = vec![0.0; (seq_len + 1) * bh];
     cells[..bh].copy_from_slice(&read::<2>(c0).0);
     hidden[..bh].copy_from_slice(&read::<2>(h0).0);
-    for t in 0..seq_len {
-        let z = &mut gates[t * batch * four_h..(t + 1) * batch * four_h];
-        let (h_prev, h_next) = hidden.split_at_mut((t + 1) * bh);
-        let h_prev = &h_prev[t * bh..];
-        matmul(
-            z,
-            h_prev,
-            w_hh,
-            batch,
-            hidden_size,
-            four_h,
-            false,
-            false,
-            true,
-        );
-        let (c_prev, c_next) = cells.split_at_mut((t + 1) * bh);
-        let c_prev = &c_prev[t * bh..];
-        let c_next = &mut c_next[..bh];
-        let h_next = &mut h_next[..bh];
-        // One row of the batch at a time: z row is [i | f | o | g].
-        let mut rows: Vec<StepRow> = z
-            .chunks_mut(four_h)
-            .zip(
-                c_next
-                    .chunks_mut(hidden_size)
-                    .zip(h_next.chunks_mut(hidden_size)),
-            )
-            .collect();
-        let step = |b: usize, (zr, (cr, hr)): &mut StepRow| {
-            let cp = &c_prev[b * hidden_size..(b + 1) * hidden_size];
-            for j in 0..hidden_size {
-                let i = sigmoid(zr[j]);
-                let f = sigmoid(zr[hidden_size + j]);
-                let o = sigmoid(zr[2 * hidden_size + j]);
-                let g = tanh(zr[3 * hidden_size + j]);
-                let c = f * cp[j] + i * g;
-                cr[j] = c;
-                hr[j] = o * tanh(c);
-                zr[j] = i;
-                zr[hidden_size + j] = f;
-                zr[2 * hidden_size + j] = o;
-                zr[3 * hidden_size + j] = g;
+    // Packed once, multiplied once per step.
+    let w_hh = PackedRhs::new(w_hh, hidden_size, four_h, false);
+    let (z_all, c_all, h_all) = (
+        Shared::new(&mut gates),
+        Shared::new(&mut cells),
+        Shared::new(&mut hidden),
+    );
+    for_row_groups(batch, |rows| {
+        let m = rows.len();
+        let (zs, hs) = (rows.start * four_h, rows.start * hidden_size);
+        for t in 0..seq_len {
+            // SAFETY: rows `rows` of steps t and t + 1 belong to this task alone.
+            let (z, c_prev, c, h_prev, h) = unsafe {
+                (
+                    z_all.part(t * batch * four_h + zs, m * four_h),
+                    c_all.part(t * bh + hs, m * hidden_size),
+                    c_all.part((t + 1) * bh + hs, m * hidden_size),
+                    h_all.part(t * bh + hs, m * hidden_size),
+                    h_all.part((t + 1) * bh + hs, m * hidden_size),
+                )
+            };
+            matmul_packed_in_thread(z, h_prev, m, false, &w_hh, true);
+            // The cell update runs in place on a copy of the previous state.
+            c.copy_from_slice(c_prev);
+            for ((z, c), h) in z
+                .chunks_mut(four_h)
+                .zip(c.chunks_mut(hidden_size))
+                .zip(h.chunks_mut(hidden_size))
+            {
+                lstm_cell(z, c, h);
             }
-        };
-        if bh >= PARALLEL_ELEMENTS {
-            rows.par_iter_mut()
-                .enumerate()
-                .for_each(|(b, r)| step(b, r));
-        } else {
-            rows.iter_mut().enumerate().for_each(|(b, r)| step(b, r));
         }
-    }
+    });
     Forward {
         gates,
         cells,
@@ -146,24 +184,12 @@ fn cross_entropy_rows(logits: &mut [f32], vocab: usize, targets: &[i64], grad: b
         .zip(targets.par_iter())
         .with_min_len(16)
         .map(|(row, &t)| {
-            let t = t as usize;
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let target = row[t] - max;
-            let mut sum = 0.0f32;
+            let target = row[t as usize];
+            let log_sum_exp = softmax(row, scale);
             if grad {
-                for x in row.iter_mut() {
-                    *x = (*x - max).exp();
-                    sum += *x;
-                }
-                let k = scale / sum;
-                for x in row.iter_mut() {
-                    *x *= k;
-                }
-                row[t] -= scale;
-            } else {
-                sum = row.iter().map(|&x| (x - max).exp()).sum();
+                row[t as usize] -= scale;
             }
-            f64::from(sum.ln() - target)
+            f64::from(log_sum_exp - target)
         })
         .sum();
     total / n as f64
@@ -177,6 +203,58 @@ fn read_ids(targets: IntTensor<Flex>) -> Vec<i64> {
 }
 
 impl LstmBackend for Flex {
+    fn affine(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let (x, w, b) = (contiguous(x), contiguous(w), contiguous(b));
+        let [n, input] = dims(&x);
+        let output = dims::<2>(&w)[1];
+        let mut out = Vec::with_capacity(n * output);
+        for _ in 0..n {
+            out.extend_from_slice(values(&b));
+        }
+        matmul(
+            &mut out,
+            values(&x),
+            values(&w),
+            n,
+            input,
+            output,
+            false,
+            false,
+            true,
+        );
+        write(out, [n, output])
+    }
+
+    fn affine_backward(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        dy: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (x, w, dy) = (contiguous(x), contiguous(w), contiguous(dy));
+        let [n, input] = dims(&x);
+        let output = dims::<2>(&w)[1];
+        let (x, w, dy) = (values(&x), values(&w), values(&dy));
+        let mut dx = vec![0.0; n * input];
+        matmul(&mut dx, dy, w, n, output, input, false, true, false);
+        let mut dw = vec![0.0; input * output];
+        matmul(&mut dw, x, dy, input, n, output, true, false, false);
+        let mut db = vec![0.0; output];
+        for row in dy.chunks_exact(output) {
+            for (acc, &g) in db.iter_mut().zip(row) {
+                *acc += g;
+            }
+        }
+        (
+            write(dx, [n, input]),
+            write(dw, [input, output]),
+            write(db, [output]),
+        )
+    }
+
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
         let (mut data, [_, vocab]) = read::<2>(logits);
         let loss = cross_entropy_rows(&mut data, vocab, &read_ids(targets), false);
@@ -198,8 +276,8 @@ impl LstmBackend for Flex {
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
     ) -> LstmSequence<Self> {
-        let (w, _) = read::<2>(w_hh);
-        forward(x_proj, &w, h0, c0).outputs()
+        let w = contiguous(w_hh);
+        forward(x_proj, values(&w), h0, c0).outputs()
     }
 
     fn lstm_sequence_cached(
@@ -208,8 +286,8 @@ impl LstmBackend for Flex {
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
     ) -> (LstmSequence<Self>, LstmCache<Self>) {
-        let (w, w_dims) = read::<2>(w_hh);
-        let fwd = forward(x_proj, &w, h0, c0);
+        let w = contiguous(w_hh);
+        let fwd = forward(x_proj, values(&w), h0, c0);
         let out = fwd.outputs();
         let [seq_len, batch, four_h] = fwd.dims;
         let h = four_h / 4;
@@ -218,7 +296,7 @@ impl LstmBackend for Flex {
             hidden_in: write(fwd.hidden[..seq_len * bh].to_vec(), [seq_len, batch, h]),
             cells: write(fwd.cells, [seq_len + 1, batch, h]),
             gates: write(fwd.gates, fwd.dims),
-            w_hh: write(w, w_dims),
+            w_hh: w,
         };
         (out, cache)
     }
@@ -230,44 +308,40 @@ impl LstmBackend for Flex {
         let (mut dz, dims) = read::<3>(cache.gates);
         let (cells, _) = read::<3>(cache.cells);
         let (hidden_in, _) = read::<3>(cache.hidden_in);
-        let (w_hh, _) = read::<2>(cache.w_hh);
+        let w_hh = contiguous(cache.w_hh);
+        let w_hh = values(&w_hh);
         let (grad_hs, _) = read::<3>(grad_hidden_seq);
         let [seq_len, batch, four_h] = dims;
         let h = four_h / 4;
         let bh = batch * h;
-        let mut dh_next = vec![0.0f32; bh];
-        let mut dc_next = vec![0.0f32; bh];
-        for t in (0..seq_len).rev() {
-            // dz[t] holds the gate activations on entry and their gradient on exit.
-            let z = &mut dz[t * batch * four_h..(t + 1) * batch * four_h];
-            let c_prev = &cells[t * bh..(t + 1) * bh];
-            let c_now = &cells[(t + 1) * bh..(t + 2) * bh];
-            let g_out = &grad_hs[t * bh..(t + 1) * bh];
-            let dh_in = &dh_next;
-            let step = |b: usize, (zr, dcr): (&mut [f32], &mut [f32])| {
-                for j in 0..h {
-                    let k = b * h + j;
-                    let (i, f, o, g) = (zr[j], zr[h + j], zr[2 * h + j], zr[3 * h + j]);
-                    let tc = tanh(c_now[k]);
-                    let dh = g_out[k] + dh_in[k];
-                    let d_o = dh * tc;
-                    let dc = dcr[j] + dh * o * (1.0 - tc * tc);
-                    dcr[j] = dc * f;
-                    zr[j] = dc * g * i * (1.0 - i);
-                    zr[h + j] = dc * c_prev[k] * f * (1.0 - f);
-                    zr[2 * h + j] = d_o * o * (1.0 - o);
-                    zr[3 * h + j] = dc * i * (1.0 - g * g);
+        let w_hh_t = PackedRhs::new(w_hh, four_h, h, true);
+        let dz_all = Shared::new(&mut dz);
+        for_row_groups(batch, |rows| {
+            let m = rows.len();
+            let (zs, hs) = (rows.start * four_h, rows.start * h);
+            let mut dh_next = vec![0.0f32; m * h];
+            let mut dc = vec![0.0f32; m * h];
+            for t in (0..seq_len).rev() {
+                // dz[t] holds the gate activations on entry and their gradient
+                // on exit. SAFETY: rows `rows` of step t belong to this task.
+                let z = unsafe { dz_all.part(t * batch * four_h + zs, m * four_h) };
+                let at = |step: usize| step * bh + hs..step * bh + hs + m * h;
+                let (c_prev, c_now, g_out) = (&cells[at(t)], &cells[at(t + 1)], &grad_hs[at(t)]);
+                for (b, (z, dc)) in z.chunks_mut(four_h).zip(dc.chunks_mut(h)).enumerate() {
+                    let row = b * h..(b + 1) * h;
+                    lstm_cell_backward(
+                        z,
+                        &c_prev[row.clone()],
+                        &c_now[row.clone()],
+                        &g_out[row.clone()],
+                        &dh_next[row],
+                        dc,
+                    );
                 }
-            };
-            let pairs = z.chunks_mut(four_h).zip(dc_next.chunks_mut(h));
-            if bh >= PARALLEL_ELEMENTS {
-                pairs.enumerate().par_bridge().for_each(|(b, p)| step(b, p));
-            } else {
-                pairs.enumerate().for_each(|(b, p)| step(b, p));
+                // dh_{t-1} = dz_t · W_hhᵀ
+                matmul_packed_in_thread(&mut dh_next, z, m, false, &w_hh_t, false);
             }
-            // dh_{t-1} = dz_t · W_hhᵀ
-            matmul(&mut dh_next, z, &w_hh, batch, four_h, h, false, true, false);
-        }
+        });
         // dW_hh = Σ_t h_{t-1}ᵀ · dz_t, one GEMM over all steps.
         let mut dw = vec![0.0f32; h * four_h];
         matmul(

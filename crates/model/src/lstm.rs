@@ -58,11 +58,15 @@ impl<B: LstmBackend> FusedLstm<B> {
         let [seq_len, batch, input_size] = input.dims();
         let four_h = 4 * self.hidden_size();
         // The input projection of every step at once: one GEMM.
-        let x_proj = input
-            .reshape([seq_len * batch, input_size])
-            .matmul(self.w_ih.val())
-            .add(self.bias.val().unsqueeze::<2>())
-            .reshape([seq_len, batch, four_h]);
+        let x_proj = float::<B, 2>(B::affine(
+            input
+                .reshape([seq_len * batch, input_size])
+                .into_primitive()
+                .tensor(),
+            self.w_ih.val().into_primitive().tensor(),
+            self.bias.val().into_primitive().tensor(),
+        ))
+        .reshape([seq_len, batch, four_h]);
         let out = B::lstm_sequence(
             x_proj.into_primitive().tensor(),
             self.w_hh.val().into_primitive().tensor(),

@@ -149,19 +149,27 @@ fn inference_backend_matches_autodiff_forward() {
 }
 
 /// The CPU kernel (used above through autodiff) must agree with the portable
-/// tensor-op implementation that other backends, CUDA among them, run.
+/// tensor-op implementation that other backends, CUDA among them, run: with
+/// one row group, and with a batch that the kernel splits into groups of rows
+/// run on different threads (the second group a ragged one).
 #[test]
 fn flex_kernel_matches_portable_implementation() {
+    for batch in [BATCH, 21] {
+        flex_kernel_matches_portable_with_batch(batch);
+    }
+}
+
+fn flex_kernel_matches_portable_with_batch(batch: usize) {
     use charrnn_model::{portable_lstm_sequence, portable_lstm_sequence_backward, LstmBackend};
     let device = Default::default();
     Flex::seed(&device, 11);
     let normal =
         |dims: [usize; 3]| Tensor::<Flex, 3>::random(dims, Distribution::Normal(0.0, 1.0), &device);
-    let x_proj = normal([T, BATCH, 4 * HIDDEN]);
+    let x_proj = normal([T, batch, 4 * HIDDEN]);
     let w_hh = normal([1, HIDDEN, 4 * HIDDEN]).reshape([HIDDEN, 4 * HIDDEN]);
-    let h0 = normal([1, BATCH, HIDDEN]).reshape([BATCH, HIDDEN]);
-    let c0 = normal([1, BATCH, HIDDEN]).reshape([BATCH, HIDDEN]);
-    let grad = normal([T, BATCH, HIDDEN]);
+    let h0 = normal([1, batch, HIDDEN]).reshape([batch, HIDDEN]);
+    let c0 = normal([1, batch, HIDDEN]).reshape([batch, HIDDEN]);
+    let grad = normal([T, batch, HIDDEN]);
     let p = |t: Tensor<Flex, 3>| t.into_primitive().tensor();
     let p2 = |t: Tensor<Flex, 2>| t.into_primitive().tensor();
     let f3 = |t| Tensor::<Flex, 3>::from_primitive(burn::tensor::TensorPrimitive::Float(t));
@@ -177,7 +185,7 @@ fn flex_kernel_matches_portable_implementation() {
         portable_lstm_sequence::<Flex>(p(x_proj), p2(w_hh), p2(h0), p2(c0));
     let close3 = |what: &str, a: Tensor<Flex, 3>, b: Tensor<Flex, 3>| {
         let d = (a - b).abs().max().into_scalar();
-        assert!(d < 1e-4, "{what}: differs by {d}");
+        assert!(d < 1e-4, "{what}: differs by {d} (batch {batch})");
     };
     close3(
         "hidden sequence",

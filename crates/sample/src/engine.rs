@@ -4,7 +4,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use charrnn_cpu::{matmul, sigmoid, tanh};
+use charrnn_cpu::{lstm_cell, matmul};
 use charrnn_model::CharRnn;
 
 /// Layers above the first: the input and recurrent weights stacked, so one GEMM
@@ -54,20 +54,15 @@ fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
         .expect("converted to f32 above")
 }
 
-/// Applies the gates (order i, f, o, g) of `streams` rows of `z` to `c` and `h`.
-fn apply_gates(z: &[f32], c: &mut [f32], h: &mut [f32], hidden: usize) {
+/// Applies the gates (order i, f, o, g) of `streams` rows of `z` to `c` and `h`
+/// (`z` is overwritten with the activations).
+fn apply_gates(z: &mut [f32], c: &mut [f32], h: &mut [f32], hidden: usize) {
     for ((zr, cr), hr) in z
-        .chunks_exact(4 * hidden)
+        .chunks_exact_mut(4 * hidden)
         .zip(c.chunks_exact_mut(hidden))
         .zip(h.chunks_exact_mut(hidden))
     {
-        let (i, rest) = zr.split_at(hidden);
-        let (f, rest) = rest.split_at(hidden);
-        let (o, g) = rest.split_at(hidden);
-        for j in 0..hidden {
-            cr[j] = sigmoid(f[j]) * cr[j] + sigmoid(i[j]) * tanh(g[j]);
-            hr[j] = sigmoid(o[j]) * tanh(cr[j]);
-        }
+        lstm_cell(zr, cr, hr);
     }
 }
 
@@ -212,7 +207,7 @@ impl Engine {
             false,
             true,
         );
-        apply_gates(&self.z, &mut self.c[0], &mut self.h[0], n);
+        apply_gates(&mut self.z, &mut self.c[0], &mut self.h[0], n);
         for (l, layer) in self.upper.iter().enumerate() {
             for ((xh, below), own) in self
                 .xh
@@ -237,7 +232,7 @@ impl Engine {
                 false,
                 true,
             );
-            apply_gates(&self.z, &mut self.c[l + 1], &mut self.h[l + 1], n);
+            apply_gates(&mut self.z, &mut self.c[l + 1], &mut self.h[l + 1], n);
         }
         for row in self.logits.chunks_exact_mut(self.vocab_size) {
             row.copy_from_slice(&self.b_out);

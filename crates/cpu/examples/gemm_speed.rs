@@ -1,0 +1,55 @@
+//! GFLOP/s of `charrnn_cpu::matmul` on the products a training step makes
+//! (seed config: batch 128, seq 100, 2×512, vocab 4,339; small: 32, 64, 2×256).
+//! `cargo run --release -p charrnn-cpu --example gemm_speed`
+use std::time::Instant;
+
+use charrnn_cpu::{matmul, matmul_packed, PackedRhs};
+
+fn time(flop: f64, mut f: impl FnMut()) -> f64 {
+    for _ in 0..3 {
+        f();
+    }
+    let reps = ((2e10 / flop) as usize).clamp(3, 10_000);
+    let t = Instant::now();
+    for _ in 0..reps {
+        f();
+    }
+    t.elapsed().as_secs_f64() / reps as f64
+}
+
+fn main() {
+    let shapes = [
+        // (m, k, n, a_t, b_t, what)
+        (12800, 512, 4339, false, false, "seed output projection"),
+        (12800, 4339, 512, false, true, "seed output, grad of input"),
+        (
+            512,
+            12800,
+            4339,
+            true,
+            false,
+            "seed output, grad of weights",
+        ),
+        (12800, 512, 2048, false, false, "seed input projection"),
+        (128, 512, 2048, false, false, "seed recurrent step"),
+        (128, 2048, 512, false, true, "seed recurrent step, backward"),
+        (2048, 256, 4339, false, false, "small output projection"),
+        (2048, 256, 1024, false, false, "small input projection"),
+        (32, 256, 1024, false, false, "small recurrent step"),
+        (32, 1024, 256, false, true, "small recurrent step, backward"),
+    ];
+    for (m, k, n, a_t, b_t, what) in shapes {
+        let a = vec![0.5f32; m * k];
+        let b = vec![0.25f32; k * n];
+        let mut c = vec![0.0f32; m * n];
+        let flop = 2.0 * (m * k * n) as f64;
+        let plain = time(flop, || matmul(&mut c, &a, &b, m, k, n, a_t, b_t, true));
+        let packed = PackedRhs::new(&b, k, n, b_t);
+        let pre = time(flop, || matmul_packed(&mut c, &a, m, a_t, &packed, true));
+        println!(
+            "{what:32} {m:>5}x{k:>5}x{n:>5}  {:6.1} GFLOP/s  packed once: {:6.1} GFLOP/s",
+            flop / plain / 1e9,
+            flop / pre / 1e9
+        );
+    }
+}
