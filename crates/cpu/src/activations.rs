@@ -2,7 +2,8 @@
 //! softmax, over an `exp` that the compiler turns into SIMD code.
 //!
 //! Each loop is written once, branch-free, and compiled three times (AVX-512,
-//! AVX2+FMA, baseline); the widest the CPU supports is picked at run time.
+//! AVX2+FMA, baseline; see `multiversion!`); the widest the CPU supports is
+//! picked at run time.
 //! `libm`'s `expf` is a scalar call, and it was a tenth of a training step.
 
 /// `e^x` to within 2 ulp for `x` in `[-87, 88]` (clamped outside), without
@@ -41,36 +42,6 @@ pub fn sigmoid(x: f32) -> f32 {
 #[inline(always)]
 pub fn tanh(x: f32) -> f32 {
     2.0 * sigmoid(2.0 * x) - 1.0
-}
-
-/// Compiles `$body` (a function of slices) for AVX-512, AVX2+FMA and the
-/// baseline, and defines `pub fn $name` that runs the best one this CPU has.
-macro_rules! multiversion {
-    ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
-        $(#[$doc])*
-        pub fn $name($($arg: $ty),*) -> $ret {
-            #[inline(always)]
-            fn portable($($arg: $ty),*) -> $ret $body
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                unsafe fn v4($($arg: $ty),*) -> $ret {
-                    portable($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                unsafe fn v3($($arg: $ty),*) -> $ret {
-                    portable($($arg),*)
-                }
-                match crate::simd_level() {
-                    // SAFETY: the CPU has the features each version needs.
-                    crate::SimdLevel::Avx512 => return unsafe { v4($($arg),*) },
-                    crate::SimdLevel::Avx2 => return unsafe { v3($($arg),*) },
-                    crate::SimdLevel::Baseline => {}
-                }
-            }
-            portable($($arg),*)
-        }
-    };
 }
 
 multiversion! {

@@ -8,11 +8,81 @@
 //! threads.
 #![warn(missing_docs)]
 
+/// Compiles `$body` (a function of slices) for AVX-512, AVX2+FMA and the
+/// baseline, and defines `pub fn $name` that runs the best one this CPU has.
+macro_rules! multiversion {
+    ($(#[$doc:meta])* pub fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty $body:block) => {
+        $(#[$doc])*
+        pub fn $name($($arg: $ty),*) -> $ret {
+            #[inline(always)]
+            fn portable($($arg: $ty),*) -> $ret $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn v4($($arg: $ty),*) -> $ret {
+                    portable($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn v3($($arg: $ty),*) -> $ret {
+                    portable($($arg),*)
+                }
+                match crate::simd_level() {
+                    // SAFETY: the CPU has the features each version needs.
+                    crate::SimdLevel::Avx512 => return unsafe { v4($($arg),*) },
+                    crate::SimdLevel::Avx2 => return unsafe { v3($($arg),*) },
+                    crate::SimdLevel::Baseline => {}
+                }
+            }
+            portable($($arg),*)
+        }
+    };
+}
+
 mod activations;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod gemv;
+mod team;
 
 pub use activations::{exp, lstm_cell, lstm_cell_backward, sigmoid, softmax, tanh};
+pub use team::Team;
+
+/// A buffer that parallel tasks write in disjoint parts.
+#[derive(Clone, Copy)]
+pub struct SharedMut<'a> {
+    ptr: *mut f32,
+    len: usize,
+    _buffer: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: tasks reach the buffer only through `SharedMut::part`, whose
+// contract keeps their parts disjoint.
+unsafe impl Send for SharedMut<'_> {}
+unsafe impl Sync for SharedMut<'_> {}
+
+impl<'a> SharedMut<'a> {
+    /// Shares `buffer` for the lifetime of its borrow.
+    pub fn new(buffer: &'a mut [f32]) -> Self {
+        Self {
+            ptr: buffer.as_mut_ptr(),
+            len: buffer.len(),
+            _buffer: std::marker::PhantomData,
+        }
+    }
+
+    /// Elements `start..start + len` of the buffer. Panics if they are not
+    /// inside it.
+    ///
+    /// # Safety
+    /// No other slice of these elements may be alive at the same time.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn part(&self, start: usize, len: usize) -> &'a mut [f32] {
+        assert!(start + len <= self.len, "part outside the shared buffer");
+        // SAFETY: inside the buffer (asserted), which outlives 'a; exclusive
+        // by the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
+}
 
 use rayon::prelude::*;
 
@@ -42,9 +112,8 @@ pub fn matmul(
         unsafe { avx512_matmul(dst, view(a, m, k, a_t), b, [m, k, n], accumulate, true) };
         return;
     }
-    if m == 1 && !b_t && k * n >= PARALLEL_VEC_MAT {
-        vec_mat_parallel(&mut dst[..n], &a[..k], b, k, n, accumulate);
-        return;
+    if m == 1 && !b_t {
+        return vec_mat(&mut dst[..n], &a[..k], &b[..k * n], k, n, accumulate);
     }
     // (column stride, row stride) of each operand.
     let (a_cs, a_rs) = if a_t {
@@ -324,35 +393,23 @@ unsafe fn gemm_raw(
     );
 }
 
-/// Products `1×k · k×n` at least this large are split across threads by columns
-/// (gemm runs a vector-matrix product on one thread).
-const PARALLEL_VEC_MAT: usize = 1 << 20;
+/// Products `1×k · k×n` at least this large (1 MiB of weights) are split
+/// across threads by columns.
+const PARALLEL_VEC_MAT: usize = 1 << 18;
 
 /// `dst (n) = [dst +] x (k) · b (k×n)`, the columns split into one block per
-/// rayon thread: generation at batch 1 is bound by reading the weights, and each
-/// core brings its own bandwidth.
-fn vec_mat_parallel(dst: &mut [f32], x: &[f32], b: &[f32], k: usize, n: usize, accumulate: bool) {
+/// rayon thread when the product is large: generation at batch 1 is bound by
+/// reading the weights, and each core brings its own bandwidth.
+fn vec_mat(dst: &mut [f32], x: &[f32], b: &[f32], k: usize, n: usize, accumulate: bool) {
+    if k * n < PARALLEL_VEC_MAT {
+        return gemv::vec_mat(dst, x, b, n, accumulate);
+    }
     let threads = rayon::current_num_threads().max(1);
     // Blocks of whole cache lines.
     let block = n.div_ceil(threads).div_ceil(16) * 16;
-    dst.par_chunks_mut(block).enumerate().for_each(|(i, out)| {
-        let col = i * block;
-        let width = out.len();
-        debug_assert!((k - 1) * n + col + width <= b.len());
-        // SAFETY: rows of `b` are `n` apart and this block reads columns
-        // `col..col + width` of each, all inside `b` (asserted by the caller:
-        // `b.len() >= k * n`); `out` is this block's own part of `dst`.
-        unsafe {
-            gemm_raw(
-                [1, k, width],
-                (out.as_mut_ptr(), width as isize),
-                accumulate,
-                (x.as_ptr(), 1, k as isize),
-                (b.as_ptr().add(col), 1, n as isize),
-                gemm::Parallelism::None,
-            );
-        }
-    });
+    dst.par_chunks_mut(block)
+        .enumerate()
+        .for_each(|(i, out)| gemv::vec_mat(out, x, &b[i * block..], n, accumulate));
 }
 
 #[cfg(test)]

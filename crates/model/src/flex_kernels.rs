@@ -12,7 +12,7 @@ use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{DType, Int, Tensor, TensorData, TensorPrimitive};
 use burn_flex::FlexTensor;
 use charrnn_cpu::{
-    lstm_cell, lstm_cell_backward, matmul, matmul_packed_in_thread, softmax, PackedRhs,
+    lstm_cell, lstm_cell_backward, matmul, matmul_packed_in_thread, softmax, PackedRhs, SharedMut,
 };
 use rayon::prelude::*;
 
@@ -65,30 +65,6 @@ struct Forward {
     dims: [usize; 3],
 }
 
-/// A buffer that parallel tasks write in disjoint parts.
-#[derive(Clone, Copy)]
-struct Shared(*mut f32);
-
-// SAFETY: tasks only reach the buffer through `Shared::part`, whose contract
-// keeps their parts disjoint.
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
-
-impl Shared {
-    fn new(buffer: &mut [f32]) -> Self {
-        Self(buffer.as_mut_ptr())
-    }
-
-    /// # Safety
-    /// `start..start + len` must lie inside the buffer, and no other task may
-    /// touch it while the slice lives.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn part(&self, start: usize, len: usize) -> &mut [f32] {
-        // SAFETY: the caller's contract.
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
-    }
-}
-
 /// Runs `f` on groups of batch rows, one group per thread, in parallel.
 ///
 /// The rows of a batch never interact in the recurrence, so each thread runs
@@ -122,9 +98,9 @@ fn forward(
     // Packed once, multiplied once per step.
     let w_hh = PackedRhs::new(w_hh, hidden_size, four_h, false);
     let (z_all, c_all, h_all) = (
-        Shared::new(&mut gates),
-        Shared::new(&mut cells),
-        Shared::new(&mut hidden),
+        SharedMut::new(&mut gates),
+        SharedMut::new(&mut cells),
+        SharedMut::new(&mut hidden),
     );
     for_row_groups(batch, |rows| {
         let m = rows.len();
@@ -315,7 +291,7 @@ impl LstmBackend for Flex {
         let h = four_h / 4;
         let bh = batch * h;
         let w_hh_t = PackedRhs::new(w_hh, four_h, h, true);
-        let dz_all = Shared::new(&mut dz);
+        let dz_all = SharedMut::new(&mut dz);
         for_row_groups(batch, |rows| {
             let m = rows.len();
             let (zs, hs) = (rows.start * four_h, rows.start * h);

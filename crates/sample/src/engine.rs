@@ -4,7 +4,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use charrnn_cpu::{lstm_cell, matmul};
+use charrnn_cpu::{lstm_cell, matmul, Team};
 use charrnn_model::CharRnn;
 
 /// Layers above the first: the input and recurrent weights stacked, so one GEMM
@@ -45,6 +45,20 @@ pub struct Engine {
     xh: Vec<f32>,
     /// `[streams, vocab]`.
     logits: Vec<f32>,
+    /// Splits a single stream's products across the cores.
+    team: Team,
+}
+
+/// `out = out + x · w` for `streams` rows of `x` (`[streams, k]`), `w` `[k, n]`.
+/// One stream's product is split by columns across `team`, whose threads spin
+/// between the three products of a character instead of sleeping.
+fn product(team: &mut Team, out: &mut [f32], x: &[f32], w: &[f32], streams: usize, k: usize) {
+    let n = w.len() / k;
+    if streams == 1 {
+        team.vec_mat(out, x, w, true);
+    } else {
+        matmul(out, x, w, streams, k, n, false, false, true);
+    }
 }
 
 fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
@@ -107,6 +121,7 @@ impl Engine {
             z: Vec::new(),
             xh: Vec::new(),
             logits: Vec::new(),
+            team: Team::per_core(),
         };
         engine.set_streams(1);
         engine
@@ -196,17 +211,7 @@ impl Engine {
             }
             row.copy_from_slice(input);
         }
-        matmul(
-            &mut self.z,
-            &self.h[0],
-            &self.w_hh0,
-            s,
-            n,
-            four,
-            false,
-            false,
-            true,
-        );
+        product(&mut self.team, &mut self.z, &self.h[0], &self.w_hh0, s, n);
         apply_gates(&mut self.z, &mut self.c[0], &mut self.h[0], n);
         for (l, layer) in self.upper.iter().enumerate() {
             for ((xh, below), own) in self
@@ -221,34 +226,14 @@ impl Engine {
             for row in self.z.chunks_exact_mut(four) {
                 row.copy_from_slice(&layer.bias);
             }
-            matmul(
-                &mut self.z,
-                &self.xh,
-                &layer.w,
-                s,
-                2 * n,
-                four,
-                false,
-                false,
-                true,
-            );
+            product(&mut self.team, &mut self.z, &self.xh, &layer.w, s, 2 * n);
             apply_gates(&mut self.z, &mut self.c[l + 1], &mut self.h[l + 1], n);
         }
         for row in self.logits.chunks_exact_mut(self.vocab_size) {
             row.copy_from_slice(&self.b_out);
         }
         let top = self.h.last().expect("a model has at least one layer");
-        matmul(
-            &mut self.logits,
-            top,
-            &self.w_out,
-            s,
-            n,
-            self.vocab_size,
-            false,
-            false,
-            true,
-        );
+        product(&mut self.team, &mut self.logits, top, &self.w_out, s, n);
         &self.logits
     }
 }
