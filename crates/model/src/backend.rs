@@ -24,7 +24,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{FloatTensor, IntTensor};
-use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorPrimitive};
+use burn::tensor::{Distribution, IndexingUpdateOp, Int, Shape, Tensor, TensorPrimitive};
 
 /// The outputs of one layer's recurrence over a sequence.
 #[derive(Debug)]
@@ -108,6 +108,19 @@ pub trait LstmBackend: Backend {
         portable_affine_backward::<Self>(x, w, dy)
     }
 
+    /// An inverted-dropout mask of `shape`: each element `1 / (1 - prob)` with
+    /// probability `1 - prob`, else 0. `seed` picks the mask; a backend may
+    /// draw from its own generator instead (the portable version does).
+    fn dropout_mask(
+        shape: Shape,
+        prob: f64,
+        seed: u64,
+        device: &burn::tensor::Device<Self>,
+    ) -> FloatTensor<Self> {
+        let _ = seed;
+        portable_dropout_mask::<Self>(shape, prob, device)
+    }
+
     /// Mean softmax cross-entropy (nats) of `logits` `[n, vocab]` against class
     /// ids `targets` `[n]`, as a `[1]` tensor; differentiable under [`Autodiff`].
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
@@ -122,6 +135,23 @@ pub trait LstmBackend: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         portable_cross_entropy_with_grad::<Self>(logits, targets)
     }
+}
+
+/// The portable dropout mask, drawn from the backend's generator (see
+/// [`LstmBackend::dropout_mask`]).
+pub fn portable_dropout_mask<B: Backend>(
+    shape: Shape,
+    prob: f64,
+    device: &burn::tensor::Device<B>,
+) -> FloatTensor<B> {
+    let keep = 1.0 - prob;
+    let bits = B::float_random(
+        shape,
+        Distribution::Bernoulli(keep),
+        device,
+        burn::tensor::FloatDType::F32,
+    );
+    B::float_div_scalar(bits, keep.into())
 }
 
 /// The portable affine map (see [`LstmBackend::affine`]).
@@ -389,6 +419,16 @@ impl<B: LstmBackend, C: CheckpointStrategy> LstmBackend for Autodiff<B, C> {
 
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
         tracked_cross_entropy::<B, C>(logits, targets)
+    }
+
+    /// The inner backend's mask, as a constant of the graph.
+    fn dropout_mask(
+        shape: Shape,
+        prob: f64,
+        seed: u64,
+        device: &burn::tensor::Device<Self>,
+    ) -> FloatTensor<Self> {
+        Self::from_inner(B::dropout_mask(shape, prob, seed, device))
     }
 }
 

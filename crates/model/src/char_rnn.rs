@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Int, Tensor, TensorPrimitive};
+use burn::tensor::{Distribution, Int, Tensor, TensorPrimitive};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::LstmBackend;
@@ -184,7 +184,7 @@ impl<B: LstmBackend> CharRnn<B> {
         for (layer, s) in self.layers.iter().zip(state.layers) {
             let (seq, hidden, cell) = layer.forward(x, s.hidden, s.cell);
             layers.push(LayerState { hidden, cell });
-            x = self.dropout.forward(seq);
+            x = self.drop(seq);
         }
         let hidden = x.dims()[2];
         let x = x.reshape([seq_len * batch, hidden]);
@@ -197,6 +197,24 @@ impl<B: LstmBackend> CharRnn<B> {
             None => self.output.forward(x),
         };
         (logits, ModelState { layers })
+    }
+
+    /// Inverted dropout (training only, as burn's `Dropout`), with the mask from
+    /// the backend's [`LstmBackend::dropout_mask`]; its seed is drawn from the
+    /// backend's generator, so runs stay reproducible from the training seed.
+    fn drop<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let device = x.device();
+        if !B::ad_enabled(&device) || self.dropout.prob == 0.0 {
+            return x;
+        }
+        let seed: Vec<i64> =
+            Tensor::<B, 1, Int>::random([2], Distribution::Uniform(0.0, 2f64.powi(30)), &device)
+                .into_data()
+                .iter::<i64>()
+                .collect();
+        let seed = ((seed[0] as u64) << 30) ^ seed[1] as u64;
+        let mask = B::dropout_mask(x.shape(), self.dropout.prob, seed, &device);
+        x * Tensor::from_primitive(TensorPrimitive::Float(mask))
     }
 
     /// Mean cross-entropy (nats per character) of `logits` from

@@ -178,7 +178,41 @@ fn read_ids(targets: IntTensor<Flex>) -> Vec<i64> {
         .collect()
 }
 
+/// SplitMix64's output function: a well-mixed 64-bit hash of `x`.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 impl LstmBackend for Flex {
+    /// A counter-based mask: element `i` keeps when the hash of `(seed, i)`
+    /// falls below `1 - prob`, so the mask is the same however the threads
+    /// split it, and costs a few instructions per element.
+    fn dropout_mask(
+        shape: burn::tensor::Shape,
+        prob: f64,
+        seed: u64,
+        _device: &burn_flex::FlexDevice,
+    ) -> FloatTensor<Self> {
+        const CHUNK: usize = 1 << 14;
+        let keep = 1.0 - prob;
+        let threshold = (keep * (1u64 << 32) as f64) as u64;
+        let scale = (1.0 / keep) as f32;
+        let key = mix(seed);
+        let mut mask = vec![0.0f32; shape.num_elements()];
+        mask.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                for (i, m) in chunk.iter_mut().enumerate() {
+                    let index = (c * CHUNK + i) as u64;
+                    let draw = mix(key ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> 32;
+                    *m = if draw < threshold { scale } else { 0.0 };
+                }
+            });
+        FlexTensor::from_data(TensorData::new(mask, shape))
+    }
+
     fn affine(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
@@ -218,12 +252,19 @@ impl LstmBackend for Flex {
         matmul(&mut dx, dy, w, n, output, input, false, true, false);
         let mut dw = vec![0.0; input * output];
         matmul(&mut dw, x, dy, input, n, output, true, false, false);
+        // db = 1ᵀ · dy: a vector-matrix product, split across the cores.
         let mut db = vec![0.0; output];
-        for row in dy.chunks_exact(output) {
-            for (acc, &g) in db.iter_mut().zip(row) {
-                *acc += g;
-            }
-        }
+        matmul(
+            &mut db,
+            &vec![1.0; n],
+            dy,
+            1,
+            n,
+            output,
+            false,
+            false,
+            false,
+        );
         (
             write(dx, [n, input]),
             write(dw, [input, output]),

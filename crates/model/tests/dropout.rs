@@ -1,0 +1,54 @@
+//! The dropout mask: inverted-dropout values, the asked-for keep rate, fixed by
+//! its seed on the CPU backend, and the portable version alike.
+
+use burn::backend::Flex;
+use burn::tensor::{Shape, Tensor, TensorPrimitive};
+use charrnn_model::LstmBackend;
+
+fn mask_values(t: burn::tensor::ops::FloatTensor<Flex>) -> Vec<f32> {
+    Tensor::<Flex, 3>::from_primitive(TensorPrimitive::Float(t))
+        .into_data()
+        .to_vec::<f32>()
+        .expect("f32")
+}
+
+fn check_mask(values: &[f32], prob: f64) {
+    let scale = (1.0 / (1.0 - prob)) as f32;
+    assert!(
+        values.iter().all(|&v| v == 0.0 || (v - scale).abs() < 1e-6),
+        "every element is 0 or 1/(1-p)"
+    );
+    let kept = values.iter().filter(|&&v| v != 0.0).count() as f64 / values.len() as f64;
+    // 60,000 draws: the kept fraction is within 1% of 1 - p.
+    assert!(
+        (kept - (1.0 - prob)).abs() < 0.01,
+        "kept {kept}, expected {}",
+        1.0 - prob
+    );
+}
+
+#[test]
+fn flex_mask_keeps_the_right_share_and_is_fixed_by_its_seed() {
+    let device = Default::default();
+    let shape = Shape::new([30, 40, 50]);
+    for prob in [0.2, 0.5] {
+        let a = mask_values(Flex::dropout_mask(shape.clone(), prob, 7, &device));
+        check_mask(&a, prob);
+        let again = mask_values(Flex::dropout_mask(shape.clone(), prob, 7, &device));
+        assert_eq!(a, again, "same seed, same mask");
+        let other = mask_values(Flex::dropout_mask(shape.clone(), prob, 8, &device));
+        let same = a.iter().zip(&other).filter(|(x, y)| x == y).count();
+        assert!(same < a.len() * 9 / 10, "another seed gives another mask");
+    }
+}
+
+#[test]
+fn portable_mask_has_the_same_law() {
+    let device = Default::default();
+    let values = mask_values(charrnn_model::portable_dropout_mask::<Flex>(
+        Shape::new([30, 40, 50]),
+        0.3,
+        &device,
+    ));
+    check_mask(&values, 0.3);
+}
