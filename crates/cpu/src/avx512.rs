@@ -138,17 +138,31 @@ pub(crate) unsafe fn gemm(
                     Rhs::Packed(packed) => packed.block(p0, j0),
                 };
                 let acc = accumulate || p0 > 0;
+                // Rows stored row by row are read in place: packing them
+                // (a transpose into MR-wide columns) cost a tenth of the time.
+                let in_place = a.cs == 1;
                 for i0 in (i_start..i_end).step_by(MC) {
                     let mc = MC.min(i_end - i0);
-                    pack_a(a_buf, a, i0, mc, p0, kc);
+                    if !in_place {
+                        pack_a(a_buf, a, i0, mc, p0, kc);
+                    }
                     for jr in (0..nc).step_by(NR) {
                         let nr = NR.min(nc - jr);
                         let bp = b_panels.add(jr * kc);
                         for ir in (0..mc).step_by(MR) {
                             let mr = MR.min(mc - ir);
-                            let ap = a_buf.as_ptr().add(ir * kc);
+                            // Row r of the tile's A, read at p * step. Rows
+                            // past the edge repeat the last one (their
+                            // results are not stored).
+                            let (rows, step) = if in_place {
+                                let row = |r: usize| a.at(i0 + ir + r.min(mr - 1), p0);
+                                (std::array::from_fn(row), 1)
+                            } else {
+                                let panel = a_buf.as_ptr().add(ir * kc);
+                                (std::array::from_fn(|r| panel.add(r)), MR)
+                            };
                             let cp = c.add((i0 + ir) * ldc + j0 + jr);
-                            tile(kc, ap, bp, cp, ldc, mr, nr, acc);
+                            tile(kc, rows, step, bp, cp, ldc, mr, nr, acc);
                         }
                     }
                 }
@@ -173,6 +187,14 @@ fn pack_a(buf: &mut [f32], a: View, i0: usize, mc: usize, p0: usize, kc: usize) 
                 for (p, &x) in src.iter().enumerate() {
                     out[p * MR + r] = x;
                 }
+            }
+        } else if a.rs == 1 {
+            // Stored column by column (a transposed operand): each column of
+            // the panel is a contiguous run.
+            for (p, col) in out.chunks_exact_mut(MR).enumerate() {
+                // SAFETY: the run lies inside `a`.
+                let src = unsafe { std::slice::from_raw_parts(a.at(i0 + ir, p0 + p), rows) };
+                col[..rows].copy_from_slice(src);
             }
         } else {
             for p in 0..kc {
@@ -212,12 +234,14 @@ fn pack_b(buf: &mut [f32], b: View, p0: usize, kc: usize, j0: usize, nc: usize) 
     }
 }
 
-/// One `mr × nr` tile of `C` (at most `MR × NR`) from packed panels.
+/// One `mr × nr` tile of `C` (at most `MR × NR`) from a packed panel of `B`
+/// and `MR` rows of `A`, element `p` of row `r` at `a[r] + p * a_step`.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
 unsafe fn tile(
     kc: usize,
-    a: *const f32,
+    a: [*const f32; MR],
+    a_step: usize,
     b: *const f32,
     c: *mut f32,
     ldc: usize,
@@ -232,7 +256,7 @@ unsafe fn tile(
             *x = _mm512_loadu_ps(b.add(p * NR + 16 * v));
         }
         for (r, row) in acc.iter_mut().enumerate() {
-            let x = _mm512_set1_ps(*a.add(p * MR + r));
+            let x = _mm512_set1_ps(*a[r].add(p * a_step));
             for (v, y) in row.iter_mut().enumerate() {
                 *y = _mm512_fmadd_ps(x, bv[v], *y);
             }
