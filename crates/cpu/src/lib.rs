@@ -115,6 +115,22 @@ pub fn matmul(
     if m == 1 && !b_t {
         return vec_mat(&mut dst[..n], &a[..k], &b[..k * n], k, n, accumulate);
     }
+    let parallel = m * n * k >= PARALLEL_WORK;
+    gemm_crate(dst, a, b, [m, k, n], (a_t, b_t), accumulate, parallel);
+}
+
+/// The product through the `gemm` crate (CPUs without AVX-512, and the
+/// remaining shapes); the caller has checked the slices hold their operands.
+fn gemm_crate(
+    dst: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    [m, k, n]: [usize; 3],
+    (a_t, b_t): (bool, bool),
+    accumulate: bool,
+    parallel: bool,
+) {
+    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
     // (column stride, row stride) of each operand.
     let (a_cs, a_rs) = if a_t {
         (m as isize, 1)
@@ -126,7 +142,7 @@ pub fn matmul(
     } else {
         (1, n as isize)
     };
-    let parallelism = if m * n * k >= PARALLEL_WORK {
+    let parallelism = if parallel {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
@@ -240,26 +256,9 @@ fn packed_product(
             // assertion keeps the view of `a` inside its slice.
             unsafe { avx512_matmul(dst, a, rhs, [m, k, n], accumulate, parallel) };
         }
-        Packed::Plain { data, .. } if parallel => {
-            matmul(dst, a, data, m, k, n, a_t, false, accumulate)
-        }
         Packed::Plain { data, .. } => {
-            let (a_cs, a_rs) = if a_t {
-                (m as isize, 1)
-            } else {
-                (1, k as isize)
-            };
-            // SAFETY: the assertion keeps every index inside the slices.
-            unsafe {
-                gemm_raw(
-                    [m, k, n],
-                    (dst.as_mut_ptr(), n as isize),
-                    accumulate,
-                    (a.as_ptr(), a_cs, a_rs),
-                    (data.as_ptr(), 1, n as isize),
-                    gemm::Parallelism::None,
-                );
-            }
+            let parallel = parallel && m * k * n >= PARALLEL_WORK;
+            gemm_crate(dst, a, data, [m, k, n], (a_t, false), accumulate, parallel);
         }
     }
 }
@@ -404,12 +403,16 @@ fn vec_mat(dst: &mut [f32], x: &[f32], b: &[f32], k: usize, n: usize, accumulate
     if k * n < PARALLEL_VEC_MAT {
         return gemv::vec_mat(dst, x, b, n, accumulate);
     }
-    let threads = rayon::current_num_threads().max(1);
-    // Blocks of whole cache lines.
-    let block = n.div_ceil(threads).div_ceil(16) * 16;
+    let block = column_block(n, rayon::current_num_threads());
     dst.par_chunks_mut(block)
         .enumerate()
         .for_each(|(i, out)| gemv::vec_mat(out, x, &b[i * block..], n, accumulate));
+}
+
+/// Columns per part when `n` columns are split into `parts`: whole cache
+/// lines (16 floats), so no two parts write the same line.
+fn column_block(n: usize, parts: usize) -> usize {
+    n.div_ceil(parts.max(1)).div_ceil(16) * 16
 }
 
 #[cfg(test)]

@@ -110,9 +110,7 @@ impl Team {
     pub fn vec_mat(&mut self, dst: &mut [f32], x: &[f32], b: &[f32], accumulate: bool) {
         let (k, n) = (x.len(), dst.len());
         assert!(b.len() >= k * n);
-        let members = self.members();
-        // Blocks of whole cache lines.
-        let block = n.div_ceil(members).div_ceil(16) * 16;
+        let block = crate::column_block(n, self.members());
         let out = crate::SharedMut::new(dst);
         self.run(&|member| {
             let start = (member * block).min(n);

@@ -29,10 +29,13 @@ fn read<const D: usize>(t: FloatTensor<Flex>) -> (Vec<f32>, [usize; D]) {
     (data, dims)
 }
 
-/// `t` as contiguous `f32` storage: a reference-count bump, not a copy, when
-/// it already is (weights held by the model are shared, so [`read`] copies them).
+/// `t` as contiguous `f32` storage: the tensor itself, not a copy, when it
+/// already is, even as a view into a larger buffer (weights held by the model
+/// are shared, so [`read`] would copy them).
 fn contiguous(t: FloatTensor<Flex>) -> FlexTensor {
-    if t.dtype() == DType::F32 {
+    if t.dtype() == DType::F32 && t.layout().contiguous_offsets().is_some() {
+        t
+    } else if t.dtype() == DType::F32 {
         t.to_contiguous()
     } else {
         FlexTensor::from_data(t.into_data().convert::<f32>())
@@ -137,15 +140,29 @@ fn forward(
 }
 
 impl Forward {
-    fn outputs(&self) -> LstmSequence<Flex> {
+    /// Splits the run into the layer's outputs and what the backward pass
+    /// keeps. The output sequence and the hidden state entering each step are
+    /// two views of one buffer of hidden states, not copies; the final state is
+    /// copied, so that carrying it to the next batch does not pin the buffer.
+    fn finish(self, w_hh: FlexTensor) -> (LstmSequence<Flex>, LstmCache<Flex>) {
         let [seq_len, batch, four_h] = self.dims;
         let h = four_h / 4;
-        let bh = batch * h;
-        LstmSequence {
-            hidden_seq: write(self.hidden[bh..].to_vec(), [seq_len, batch, h]),
-            hidden: write(self.hidden[seq_len * bh..].to_vec(), [batch, h]),
-            cell: write(self.cells[seq_len * bh..].to_vec(), [batch, h]),
-        }
+        let last = |x: &[f32]| write(x[seq_len * batch * h..].to_vec(), [batch, h]);
+        let (hidden, cell) = (last(&self.hidden), last(&self.cells));
+        let all_hidden =
+            FlexTensor::from_data(TensorData::new(self.hidden, [seq_len + 1, batch, h]));
+        let out = LstmSequence {
+            hidden_seq: all_hidden.narrow(0, 1, seq_len),
+            hidden,
+            cell,
+        };
+        let cache = LstmCache {
+            hidden_in: all_hidden.narrow(0, 0, seq_len),
+            cells: write(self.cells, [seq_len + 1, batch, h]),
+            gates: write(self.gates, self.dims),
+            w_hh,
+        };
+        (out, cache)
     }
 }
 
@@ -294,7 +311,7 @@ impl LstmBackend for Flex {
         c0: FloatTensor<Self>,
     ) -> LstmSequence<Self> {
         let w = contiguous(w_hh);
-        forward(x_proj, values(&w), h0, c0).outputs()
+        forward(x_proj, values(&w), h0, c0).finish(w).0
     }
 
     fn lstm_sequence_cached(
@@ -304,18 +321,7 @@ impl LstmBackend for Flex {
         c0: FloatTensor<Self>,
     ) -> (LstmSequence<Self>, LstmCache<Self>) {
         let w = contiguous(w_hh);
-        let fwd = forward(x_proj, values(&w), h0, c0);
-        let out = fwd.outputs();
-        let [seq_len, batch, four_h] = fwd.dims;
-        let h = four_h / 4;
-        let bh = batch * h;
-        let cache = LstmCache {
-            hidden_in: write(fwd.hidden[..seq_len * bh].to_vec(), [seq_len, batch, h]),
-            cells: write(fwd.cells, [seq_len + 1, batch, h]),
-            gates: write(fwd.gates, fwd.dims),
-            w_hh: w,
-        };
-        (out, cache)
+        forward(x_proj, values(&w), h0, c0).finish(w)
     }
 
     fn lstm_sequence_backward(
@@ -323,11 +329,11 @@ impl LstmBackend for Flex {
         grad_hidden_seq: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         let (mut dz, dims) = read::<3>(cache.gates);
-        let (cells, _) = read::<3>(cache.cells);
-        let (hidden_in, _) = read::<3>(cache.hidden_in);
-        let w_hh = contiguous(cache.w_hh);
-        let w_hh = values(&w_hh);
-        let (grad_hs, _) = read::<3>(grad_hidden_seq);
+        // Read in place: the hidden states are a view of the forward buffer.
+        let (cells, hidden_in) = (contiguous(cache.cells), contiguous(cache.hidden_in));
+        let (w_hh, grad_hs) = (contiguous(cache.w_hh), contiguous(grad_hidden_seq));
+        let (cells, hidden_in) = (values(&cells), values(&hidden_in));
+        let (w_hh, grad_hs) = (values(&w_hh), values(&grad_hs));
         let [seq_len, batch, four_h] = dims;
         let h = four_h / 4;
         let bh = batch * h;
@@ -363,7 +369,7 @@ impl LstmBackend for Flex {
         let mut dw = vec![0.0f32; h * four_h];
         matmul(
             &mut dw,
-            &hidden_in,
+            hidden_in,
             &dz,
             h,
             seq_len * batch,
