@@ -1,60 +1,94 @@
 #!/usr/bin/env bash
-# GPU check: run on a machine with an NVIDIA GPU, from the repository root, with a
-# release `charrnn` built elsewhere (GPU machines here have no Rust toolchain):
+# GPU check: run on a machine with an NVIDIA GPU, from the repository root. GPU
+# machines here have no Rust toolchain, so the binaries are built elsewhere and
+# carried (stripped, with the corpora) in .gpu/:
 #
-#   cargo build --release -p charrnn-cli        # on the build machine
-#   bash xtask/scripts/gpu-check.sh             # on the GPU machine
+#   cargo build --release -p charrnn-cli -p xtask            # on the build machine
+#   mkdir -p .gpu/data && strip -o .gpu/charrnn target/release/charrnn \
+#     && strip -o .gpu/xtask target/release/xtask && cp ../shared/data/*.txt .gpu/data/
+#   bash xtask/scripts/gpu-check.sh                           # on the GPU machine
 #
-# It checks that CUDA training runs and agrees with the CPU backend, and measures
-# the seed config (batch 128 x seq 100, 2x512) against PyTorch/cuDNN on the same
-# GPU: chars/s and peak GPU memory. Figures go to stdout and to $OUT (or
-# /tmp/gpu-check).
+# Stages, each under its own time limit so that one stuck stage still leaves
+# the others' figures:
+#   1. smoke: a few CUDA training steps (the first run compiles kernels with NVRTC);
+#   2. agreement: validation loss of that checkpoint on CUDA and on the CPU;
+#   3. `xtask bench --device cuda`: charrnn against PyTorch/cuDNN on this machine
+#      (training both configs, sampling, encoding, peak memory), which appends its
+#      row to BENCHMARKS.md.
+# The figures land in $OUT (or /tmp/gpu-check), six files: smoke.log, eval.txt,
+# bench.log, bench.json, BENCHMARKS.md and the GPU memory trace. DEVICE=cpu runs the same stages on the CPU (a dry run of
+# the script itself on a machine without a GPU).
 set -uo pipefail
-BIN="${CHARRNN_BIN:-target/release/charrnn}"
-export CHARRNN_DATA_DIR="${CHARRNN_DATA_DIR:-data}"
+BIN="${CHARRNN_BIN:-.gpu/charrnn}"
+XTASK="${XTASK_BIN:-.gpu/xtask}"
+DEVICE="${DEVICE:-cuda}"
+export CHARRNN_DATA_DIR="${CHARRNN_DATA_DIR:-.gpu/data}"
 OUT="${OUT:-/tmp/gpu-check}"
-STEPS="${GPU_CHECK_STEPS:-40}"
+SMOKE_DIR="${SMOKE_DIR:-/tmp/gpu-check-smoke}"
+SMOKE_STEPS="${SMOKE_STEPS:-4}"
+BENCH_ARGS="${BENCH_ARGS:---seed-steps 10 --small-steps 30 --sample-length 1000}"
 CORPUS="$CHARRNN_DATA_DIR/jinpingmei.txt"
 mkdir -p "$OUT"
-[ -x "$BIN" ] || { echo "gpu-check: $BIN not found; build it with cargo build --release -p charrnn-cli" >&2; exit 1; }
+for f in "$BIN" "$XTASK"; do
+    [ -x "$f" ] || { echo "gpu-check: $f not found; see the header of this script" >&2; exit 1; }
+done
 [ -f "$CORPUS" ] || { echo "gpu-check: $CORPUS not found; set CHARRNN_DATA_DIR" >&2; exit 1; }
+stage() { echo; echo "== $(date +%T) $*"; }
 
-echo "== GPU"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-
-echo "== charrnn train, seed config, $STEPS steps on CUDA"
-nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 > "$OUT/gpu-mem.csv" &
-MEM_PID=$!
-BASE_MEM=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
-SECONDS=0
-"$BIN" train --config configs/jinpingmei.toml --device cuda \
-    --set train.max_steps="$STEPS" --set train.eval_every=0 --set train.save_every=0 \
-    --set train.log_every=5 --set train.out_dir="\"$OUT/run\"" 2>&1 | tee "$OUT/train.log"
-train_rc=${PIPESTATUS[0]}
-kill "$MEM_PID" 2>/dev/null
-PEAK_MEM=$(sort -n "$OUT/gpu-mem.csv" | tail -1)
-echo "train exit $train_rc, wall ${SECONDS} s, peak GPU memory ${PEAK_MEM} MiB (idle ${BASE_MEM} MiB)"
-
-echo "== charrnn chars/s (steady state: records after step 10)"
-python3 - "$OUT/run/metrics.jsonl" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-steady = [r for r in rows if r["step"] > 10]
-cps = sum(r["chars_per_sec"] for r in steady) / max(len(steady), 1)
-print(json.dumps({"charrnn_cuda_chars_per_sec": round(cps), "first_loss": rows[0]["train_loss"], "last_loss": rows[-1]["train_loss"]}))
+# NVRTC and the CUDA headers: the toolkit's, or the ones PyTorch's wheels bring.
+if [ -z "${CUDA_PATH:-}" ] && [ ! -d /usr/local/cuda ] && command -v nvcc >/dev/null; then
+    export CUDA_PATH="$(dirname "$(dirname "$(command -v nvcc)")")"
+fi
+extra_libs=$(python3 - <<'PY' 2>/dev/null
+import glob, os, site
+dirs = {os.path.dirname(p) for s in site.getsitepackages()
+        for p in glob.glob(s + "/nvidia/**/libnvrtc*.so*", recursive=True)}
+print(":".join(sorted(dirs)))
 PY
+)
+export LD_LIBRARY_PATH="/usr/local/cuda/lib64${extra_libs:+:$extra_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-echo "== sample (CPU engine) from the CUDA-trained checkpoint"
-"$BIN" sample --run "$OUT/run" --length 200
+if [ "$DEVICE" = cuda ]; then
+    stage "GPU"
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+    nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader -lms 250 \
+        > "$OUT/gpu-trace.csv" &
+    TRACE_PID=$!
+    trap 'kill $TRACE_PID 2>/dev/null' EXIT
+fi
 
-echo "== eval on validation text: CUDA vs CPU backends must agree"
-"$BIN" -q eval --checkpoint "$OUT/run" --corpus "$CORPUS" --split val --device cuda | tee "$OUT/eval-cuda.txt"
-"$BIN" -q eval --checkpoint "$OUT/run" --corpus "$CORPUS" --split val --device cpu | tee "$OUT/eval-cpu.txt"
-python3 - "$OUT/eval-cuda.txt" "$OUT/eval-cpu.txt" <<'PY'
+stage "smoke: $SMOKE_STEPS training steps on $DEVICE, small config"
+SECONDS=0
+rm -rf "$SMOKE_DIR"
+timeout -k 5 150 "$BIN" train --config configs/jinpingmei-cpu.toml --device "$DEVICE" \
+    --set train.max_steps="$SMOKE_STEPS" --set train.log_every=1 --set train.eval_every=0 \
+    --set train.save_every=0 --set train.sample_every=0 \
+    --set train.out_dir="\"$SMOKE_DIR\"" 2>&1 | tee "$OUT/smoke.log"
+smoke_rc=${PIPESTATUS[0]}
+echo "smoke exit $smoke_rc after ${SECONDS} s"
+[ -f "$SMOKE_DIR/metrics.jsonl" ] && tee -a "$OUT/smoke.log" < "$SMOKE_DIR/metrics.jsonl"
+if [ "$smoke_rc" -ne 0 ]; then
+    echo "gpu-check: training on $DEVICE failed; stopping here" >&2
+    exit 1
+fi
+
+stage "agreement: validation loss of the smoke checkpoint on $DEVICE and on the CPU"
+for d in "$DEVICE" cpu; do
+    SECONDS=0
+    timeout -k 5 60 "$BIN" -q eval --checkpoint "$SMOKE_DIR" --corpus "$CORPUS" --split val \
+        --device "$d" > "$SMOKE_DIR/eval-$d.txt"
+    echo "$d: $(cat "$SMOKE_DIR/eval-$d.txt") [${SECONDS} s]" | tee -a "$OUT/eval.txt"
+done
+python3 - "$SMOKE_DIR/eval-$DEVICE.txt" "$SMOKE_DIR/eval-cpu.txt" <<'PY' | tee -a "$OUT/eval.txt"
 import sys
 a, b = (float(open(p).read().split()[0]) for p in sys.argv[1:3])
-print(f"cuda {a:.6f} vs cpu {b:.6f}: {'AGREE' if abs(a - b) < 1e-3 else 'DISAGREE'} (|diff| {abs(a-b):.2e})")
+verdict = "AGREE" if abs(a - b) < 1e-3 else "DISAGREE"
+print(f"device {a:.6f} vs cpu {b:.6f}: {verdict} (|diff| {abs(a - b):.2e})")
 PY
 
-echo "== PyTorch cuDNN reference, same model and batching"
-python3 bench/pytorch_reference.py --device cuda --corpus "$CORPUS" --steps 20 --warmup 3 | tee "$OUT/pytorch.json"
+stage "xtask bench --device $DEVICE $BENCH_ARGS"
+# shellcheck disable=SC2086
+timeout -k 5 330 "$XTASK" bench --device "$DEVICE" --bin "$BIN" $BENCH_ARGS 2>&1 | tee "$OUT/bench.log"
+echo "bench exit ${PIPESTATUS[0]}"
+cp target/bench/bench.json BENCHMARKS.md "$OUT/" 2>/dev/null
+stage "done"

@@ -86,11 +86,18 @@ fn run(task: Task) -> Result<()> {
     }
 }
 
+/// The workspace this xtask was built in; or, for a prebuilt xtask carried to
+/// another machine (GPU machines here have no Rust toolchain), the current
+/// directory when the build path does not exist there.
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let built_in = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")
-        .to_path_buf()
+        .to_path_buf();
+    if built_in.join("Cargo.toml").exists() {
+        return built_in;
+    }
+    std::env::current_dir().unwrap_or(built_in)
 }
 
 /// Builds `target/release/charrnn` and returns its path.
