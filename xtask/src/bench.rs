@@ -362,7 +362,10 @@ fn add_pair(
             target,
         });
     }
-    results.insert(id, json!({"charrnn": ours, "pytorch": theirs}));
+    let pair = json!({"charrnn": ours, "pytorch": theirs});
+    // Each figure as soon as it is measured: a run cut short still leaves them.
+    eprintln!("xtask: {id}: {pair}");
+    results.insert(id, pair);
 }
 
 fn ratio(ours: &Value, theirs: &Value, key: &str, higher_is_better: bool) -> f64 {
