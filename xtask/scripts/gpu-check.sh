@@ -14,9 +14,12 @@
 #   2. agreement: validation loss of that checkpoint on CUDA and on the CPU;
 #   3. `xtask bench --device cuda`: charrnn against PyTorch/cuDNN on this machine
 #      (training both configs, sampling, encoding, peak memory), which appends its
-#      row to BENCHMARKS.md.
-# The figures land in $OUT (or /tmp/gpu-check), six files: smoke.log, eval.txt,
-# bench.log, bench.json, BENCHMARKS.md and the GPU memory trace. DEVICE=cpu runs the same stages on the CPU (a dry run of
+#      row to BENCHMARKS.md;
+#   4. steady state: STEADY_STEPS (40) seed-config steps, chars/s after step 10;
+#   5. with PROFILE_STEPS > 0, cubecl's per-kernel profiling log of that many steps.
+# The figures land in $OUT (or /tmp/gpu-check), at most eight files: smoke.log,
+# eval.txt, bench.log, bench.json, BENCHMARKS.md, steady.txt, profile.log and the
+# GPU memory trace. DEVICE=cpu runs the same stages on the CPU (a dry run of
 # the script itself on a machine without a GPU).
 set -uo pipefail
 BIN="${CHARRNN_BIN:-.gpu/charrnn}"
@@ -27,6 +30,8 @@ OUT="${OUT:-/tmp/gpu-check}"
 SMOKE_DIR="${SMOKE_DIR:-/tmp/gpu-check-smoke}"
 SMOKE_STEPS="${SMOKE_STEPS:-4}"
 BENCH_ARGS="${BENCH_ARGS:---seed-steps 10 --small-steps 30 --sample-length 1000}"
+STEADY_STEPS="${STEADY_STEPS:-40}"
+PROFILE_STEPS="${PROFILE_STEPS:-0}"
 CORPUS="$CHARRNN_DATA_DIR/jinpingmei.txt"
 mkdir -p "$OUT"
 for f in "$BIN" "$XTASK"; do
@@ -91,4 +96,32 @@ stage "xtask bench --device $DEVICE $BENCH_ARGS"
 timeout -k 5 330 "$XTASK" bench --device "$DEVICE" --bin "$BIN" $BENCH_ARGS 2>&1 | tee "$OUT/bench.log"
 echo "bench exit ${PIPESTATUS[0]}"
 cp target/bench/bench.json BENCHMARKS.md "$OUT/" 2>/dev/null
+
+if [ "$STEADY_STEPS" -gt 0 ]; then
+    stage "steady state: seed config, $STEADY_STEPS steps on $DEVICE, chars/s over steps 11 on"
+    rm -rf "$SMOKE_DIR-seed"
+    timeout -k 5 150 "$BIN" train --quiet --config configs/jinpingmei.toml --device "$DEVICE" \
+        --set train.max_steps="$STEADY_STEPS" --set train.log_every=1 --set train.eval_every=0 \
+        --set train.save_every=0 --set train.sample_every=0 \
+        --set train.out_dir="\"$SMOKE_DIR-seed\"" > /dev/null
+    python3 - "$SMOKE_DIR-seed/metrics.jsonl" <<'PY' | tee "$OUT/steady.txt"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+steady = [r for r in rows if r["step"] > 10]
+secs = sum(128 * 100 / r["chars_per_sec"] for r in steady)
+print(json.dumps({"steps": len(steady), "chars_per_sec": round(128 * 100 * len(steady) / secs),
+                  "sec_per_step": round(secs / len(steady), 4),
+                  "first_steps_sec": [round(r["elapsed_sec"], 2) for r in rows[:4]]}))
+PY
+fi
+
+if [ "$PROFILE_STEPS" -gt 0 ]; then
+    stage "kernel profile: small config, $PROFILE_STEPS steps, cubecl's profiling log"
+    rm -rf "$SMOKE_DIR-profile"
+    CUBECL_DEBUG_LOG="$SMOKE_DIR-profile.log" CUBECL_DEBUG_OPTION=profile \
+        timeout -k 5 90 "$BIN" train --quiet --config configs/jinpingmei-cpu.toml --device "$DEVICE" \
+        --set train.max_steps="$PROFILE_STEPS" --set train.eval_every=0 --set train.save_every=0 \
+        --set train.sample_every=0 --set train.out_dir="\"$SMOKE_DIR-profile\"" > /dev/null
+    tail -c 4000000 "$SMOKE_DIR-profile.log" > "$OUT/profile.log" 2>/dev/null
+fi
 stage "done"
