@@ -23,6 +23,31 @@ const MC: usize = 256;
 /// Columns of `B` packed at once.
 const NC: usize = 4096;
 
+/// What a product's first block of `k` adds to: nothing (`C` is not read, so it
+/// may be uninitialised memory), the current `C`, or a bias row, one value per
+/// column of `C` (`C = bias + A · B`, without writing the bias rows first).
+#[derive(Clone, Copy)]
+pub(crate) enum Start {
+    Zero,
+    Accumulate,
+    Bias(*const f32),
+}
+
+impl From<bool> for Start {
+    /// `accumulate` as a start.
+    fn from(accumulate: bool) -> Self {
+        if accumulate {
+            Start::Accumulate
+        } else {
+            Start::Zero
+        }
+    }
+}
+
+// SAFETY: the bias is only read, while the caller borrows its slice.
+unsafe impl Send for Start {}
+unsafe impl Sync for Start {}
+
 /// A read-only matrix in memory: element `(i, j)` lives at `ptr + i*rs + j*cs`.
 #[derive(Clone, Copy)]
 pub(crate) struct View {
@@ -95,7 +120,7 @@ pub(crate) enum Rhs<'a> {
     Packed(&'a PackedB),
 }
 
-/// `C (m×n) = [C +] A (m×k) · B (k×n)` over columns `j_start..j_end` and rows
+/// `C (m×n) = start + A (m×k) · B (k×n)` over columns `j_start..j_end` and rows
 /// `i_start..i_end` of `C`; `C` is row-major with row stride `ldc`.
 ///
 /// # Safety
@@ -112,7 +137,7 @@ pub(crate) unsafe fn gemm(
     k: usize,
     (i_start, i_end): (usize, usize),
     (j_start, j_end): (usize, usize),
-    accumulate: bool,
+    start: Start,
 ) {
     thread_local! {
         static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
@@ -137,7 +162,7 @@ pub(crate) unsafe fn gemm(
                     }
                     Rhs::Packed(packed) => packed.block(p0, j0),
                 };
-                let acc = accumulate || p0 > 0;
+                let start = if p0 > 0 { Start::Accumulate } else { start };
                 // Rows stored row by row are read in place: packing them
                 // (a transpose into MR-wide columns) cost a tenth of the time.
                 let in_place = a.cs == 1;
@@ -162,7 +187,11 @@ pub(crate) unsafe fn gemm(
                                 (std::array::from_fn(|r| panel.add(r)), MR)
                             };
                             let cp = c.add((i0 + ir) * ldc + j0 + jr);
-                            tile(kc, rows, step, bp, cp, ldc, mr, nr, acc);
+                            let start = match start {
+                                Start::Bias(bias) => Start::Bias(bias.add(j0 + jr)),
+                                other => other,
+                            };
+                            tile(kc, rows, step, bp, cp, ldc, mr, nr, start);
                         }
                     }
                 }
@@ -247,7 +276,7 @@ unsafe fn tile(
     ldc: usize,
     mr: usize,
     nr: usize,
-    accumulate: bool,
+    start: Start,
 ) {
     let mut acc = [[_mm512_setzero_ps(); NV]; MR];
     for p in 0..kc {
@@ -270,10 +299,12 @@ unsafe fn tile(
             let lanes = nr.saturating_sub(16 * v).min(16);
             let mask = ((1u32 << lanes) - 1) as __mmask16;
             let at = dst.wrapping_add(16 * v);
-            let y = if accumulate {
-                _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, at))
-            } else {
-                y
+            let y = match start {
+                Start::Zero => y,
+                Start::Accumulate => _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, at)),
+                Start::Bias(bias) => {
+                    _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, bias.wrapping_add(16 * v)))
+                }
             };
             _mm512_mask_storeu_ps(at, mask, y);
         }

@@ -109,7 +109,8 @@ pub fn matmul(
         let b = avx512::Rhs::Strided(view(b, k, n, b_t));
         // SAFETY: AVX-512F is present, and the assertion keeps both views
         // inside their slices.
-        unsafe { avx512_matmul(dst, view(a, m, k, a_t), b, [m, k, n], accumulate, true) };
+        let (a, start) = (view(a, m, k, a_t), avx512::Start::from(accumulate));
+        unsafe { avx512_matmul(dst.as_mut_ptr(), a, b, [m, k, n], start, true) };
         return;
     }
     if m == 1 && !b_t {
@@ -159,6 +160,52 @@ fn gemm_crate(
             parallelism,
         );
     }
+}
+
+/// A new `m × n` matrix `a · b`, plus `bias` (`n` values) on every row when
+/// given (an affine map). On the AVX-512 path the result is written once: no
+/// zero fill or bias rows first, which on one thread cost as much as a tenth
+/// of the product.
+#[allow(clippy::too_many_arguments)]
+pub fn product(
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    a_t: bool,
+    b_t: bool,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    assert!(a.len() >= m * k && b.len() >= k * n && bias.is_none_or(|b| b.len() >= n));
+    #[cfg(target_arch = "x86_64")]
+    if use_avx512(m) && k > 0 {
+        let start = bias.map_or(avx512::Start::Zero, |b| avx512::Start::Bias(b.as_ptr()));
+        let mut out = Vec::with_capacity(m * n);
+        // SAFETY: AVX-512F is present and the assertion keeps the views inside
+        // their slices. Starting from zero or a bias, the GEMM (k > 0) writes
+        // every element of the m×n output before it reads any, so all of it is
+        // initialised when the length is set.
+        unsafe {
+            let b = avx512::Rhs::Strided(view(b, k, n, b_t));
+            avx512_matmul(
+                out.as_mut_ptr(),
+                view(a, m, k, a_t),
+                b,
+                [m, k, n],
+                start,
+                true,
+            );
+            out.set_len(m * n);
+        }
+        return out;
+    }
+    let mut out = match bias {
+        Some(bias) => bias[..n].repeat(m),
+        None => vec![0.0; m * n],
+    };
+    matmul(&mut out, a, b, m, k, n, a_t, b_t, bias.is_some());
+    out
 }
 
 /// A right-hand side `B` (`k × n`) prepared once for many products `A · B`,
@@ -254,7 +301,8 @@ fn packed_product(
             let a = view(a, m, k, a_t);
             // SAFETY: packing only happens where AVX-512F is present; the
             // assertion keeps the view of `a` inside its slice.
-            unsafe { avx512_matmul(dst, a, rhs, [m, k, n], accumulate, parallel) };
+            let (c, start) = (dst.as_mut_ptr(), avx512::Start::from(accumulate));
+            unsafe { avx512_matmul(c, a, rhs, [m, k, n], start, parallel) };
         }
         Packed::Plain { data, .. } => {
             let parallel = parallel && m * k * n >= PARALLEL_WORK;
@@ -314,11 +362,11 @@ fn view(x: &[f32], rows: usize, cols: usize, t: bool) -> avx512::View {
 /// AVX-512F must be present and the views must lie inside their slices.
 #[cfg(target_arch = "x86_64")]
 unsafe fn avx512_matmul(
-    dst: &mut [f32],
+    dst: *mut f32,
     a: avx512::View,
     b: avx512::Rhs<'_>,
     [m, k, n]: [usize; 3],
-    accumulate: bool,
+    start: avx512::Start,
     parallel: bool,
 ) {
     struct Dst(*mut f32);
@@ -329,7 +377,7 @@ unsafe fn avx512_matmul(
             self.0
         }
     }
-    let c = Dst(dst.as_mut_ptr());
+    let c = Dst(dst);
     let threads = if parallel && m * k * n >= PARALLEL_WORK {
         rayon::current_num_threads().max(1)
     } else {
@@ -337,7 +385,7 @@ unsafe fn avx512_matmul(
     };
     let run = |rows: (usize, usize), cols: (usize, usize)| {
         // SAFETY: the caller's guarantees; `rows × cols` is this task's own part.
-        unsafe { avx512::gemm(c.ptr(), n, a, b, k, rows, cols, accumulate) }
+        unsafe { avx512::gemm(c.ptr(), n, a, b, k, rows, cols, start) }
     };
     if threads == 1 {
         run((0, m), (0, n));
@@ -488,6 +536,30 @@ mod tests {
                 assert_close(&dst, &want, k, 1.0, &what);
                 matmul(&mut dst, lhs, rhs, m, k, n, a_t, b_t, false);
                 assert_close(&dst, &want, k, 0.0, &what);
+            }
+        }
+    }
+
+    #[test]
+    fn product_writes_a_new_matrix_with_or_without_a_bias() {
+        for (m, k, n) in SHAPES.into_iter().chain([(16, 0, 9)]) {
+            let (a, b) = operands(m, k, n);
+            let want = naive(&a, &b, m, k, n);
+            let bt = transpose(&b, k, n);
+            let bias: Vec<f32> = (0..n).map(|j| (j % 7) as f32 - 3.0).collect();
+            for b_t in [false, true] {
+                let rhs = if b_t { &bt } else { &b };
+                let what = format!("product {m}x{k}x{n} b_t={b_t}");
+                let plain = product(&a, rhs, m, k, n, false, b_t, None);
+                assert_eq!(plain.len(), m * n, "{what}");
+                assert_close(&plain, &want, k, 0.0, &what);
+                let affine = product(&a, rhs, m, k, n, false, b_t, Some(&bias));
+                let shifted: Vec<f32> = want
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| w + bias[i % n.max(1)])
+                    .collect();
+                assert_close(&affine, &shifted, k, 0.0, &what);
             }
         }
     }

@@ -24,7 +24,10 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{FloatTensor, IntTensor};
-use burn::tensor::{Distribution, IndexingUpdateOp, Int, Shape, Tensor, TensorPrimitive};
+use burn::tensor::{
+    Distribution, ElementConversion, IndexingUpdateOp, Int, Shape, Tensor, TensorMetadata,
+    TensorPrimitive,
+};
 
 /// The outputs of one layer's recurrence over a sequence.
 #[derive(Debug)]
@@ -121,6 +124,19 @@ pub trait LstmBackend: Backend {
         portable_dropout_mask::<Self>(shape, prob, device)
     }
 
+    /// One Adam update of one parameter tensor, fused: returns the new
+    /// parameter and the new first and second moments (`moments` is `None`
+    /// before the first step, as if both were zero). The arithmetic is
+    /// burn's `Adam`, so its optimizer state stays interchangeable.
+    fn adam_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moments: Option<(FloatTensor<Self>, FloatTensor<Self>)>,
+        step: &AdamStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        portable_adam_step::<Self>(param, grad, moments, step)
+    }
+
     /// Mean softmax cross-entropy (nats) of `logits` `[n, vocab]` against class
     /// ids `targets` `[n]`, as a `[1]` tensor; differentiable under [`Autodiff`].
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
@@ -135,6 +151,72 @@ pub trait LstmBackend: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         portable_cross_entropy_with_grad::<Self>(logits, targets)
     }
+}
+
+/// The hyperparameters of one [`LstmBackend::adam_step`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamStep {
+    /// Learning rate.
+    pub lr: f64,
+    /// Decay of the first moment.
+    pub beta_1: f32,
+    /// Decay of the second moment.
+    pub beta_2: f32,
+    /// Added to the root of the (bias-corrected) second moment.
+    pub epsilon: f32,
+    /// The number of this step, from 1.
+    pub time: usize,
+}
+
+impl AdamStep {
+    /// The two scalars of the update `p -= lr * m * a / (sqrt(v) + b)`, the
+    /// bias corrections folded in exactly as burn's `Adam` folds them:
+    /// `a = sqrt(1 - beta_2^t) / (1 - beta_1^t)`, `b = epsilon * sqrt(1 - beta_2^t)`.
+    pub fn factors(&self) -> (f32, f32) {
+        let t = self.time as i32;
+        let bias_correction2_sqrt = (1.0 - self.beta_2.powi(t)).sqrt();
+        (
+            bias_correction2_sqrt / (1.0 - self.beta_1.powi(t)),
+            self.epsilon * bias_correction2_sqrt,
+        )
+    }
+}
+
+/// The portable Adam update from burn tensor operations (see
+/// [`LstmBackend::adam_step`]), the same operations as burn's `Adam`.
+pub fn portable_adam_step<B: Backend>(
+    param: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    moments: Option<(FloatTensor<B>, FloatTensor<B>)>,
+    step: &AdamStep,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let grad: Tensor<B, 1> = flat(grad);
+    let shape = param.shape();
+    let (b1, b2) = (step.beta_1 as f64, step.beta_2 as f64);
+    let first = grad.clone().mul_scalar(1.0 - b1);
+    let second = grad.square().mul_scalar(1.0 - b2);
+    let (m, v) = match moments {
+        Some((m, v)) => (
+            flat::<B>(m).mul_scalar(b1).add(first),
+            flat::<B>(v).mul_scalar(b2).add(second),
+        ),
+        None => (first, second),
+    };
+    let (a, b) = step.factors();
+    let update = m
+        .clone()
+        .mul_scalar(a)
+        .div(v.clone().sqrt().add_scalar(b))
+        .mul_scalar(step.lr);
+    let param = flat::<B>(param).sub(update);
+    let back = |t: Tensor<B, 1>| B::float_reshape(unwrap(t), shape.clone());
+    (back(param), back(m), back(v))
+}
+
+/// Any tensor as a flat `[n]` tensor.
+fn flat<B: Backend>(t: FloatTensor<B>) -> Tensor<B, 1> {
+    let n = t.shape().num_elements();
+    wrap(B::float_reshape(t, Shape::new([n])))
 }
 
 /// The portable dropout mask, drawn from the backend's generator (see
@@ -462,8 +544,16 @@ impl<B: LstmBackend> Backward<B, 1> for CrossEntropyBackward {
         let grad_loss: Tensor<B, 1> = wrap(grads.consume::<B>(&ops.node));
         let [logits_node] = ops.parents;
         if let Some(node) = logits_node {
+            // `loss.backward()` seeds 1: the saved gradient is the answer, and
+            // scaling the largest tensor of the step by 1 was a serial pass.
+            let scale = grad_loss.into_scalar().elem::<f64>();
             let grad: Tensor<B, 2> = wrap(ops.state);
-            grads.register::<B>(node.id, unwrap(grad * grad_loss.reshape([1, 1])));
+            let grad = if scale == 1.0 {
+                grad
+            } else {
+                grad.mul_scalar(scale)
+            };
+            grads.register::<B>(node.id, unwrap(grad));
         }
     }
 }

@@ -12,11 +12,12 @@ use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{DType, Int, Tensor, TensorData, TensorPrimitive};
 use burn_flex::FlexTensor;
 use charrnn_cpu::{
-    lstm_cell, lstm_cell_backward, matmul, matmul_packed_in_thread, softmax, PackedRhs, SharedMut,
+    lstm_cell, lstm_cell_backward, matmul, matmul_packed_in_thread, product, softmax, PackedRhs,
+    SharedMut,
 };
 use rayon::prelude::*;
 
-use crate::backend::{LstmBackend, LstmCache, LstmSequence};
+use crate::backend::{AdamStep, LstmBackend, LstmCache, LstmSequence};
 
 fn read<const D: usize>(t: FloatTensor<Flex>) -> (Vec<f32>, [usize; D]) {
     let t = Tensor::<Flex, D>::from_primitive(TensorPrimitive::Float(t));
@@ -45,6 +46,18 @@ fn contiguous(t: FloatTensor<Flex>) -> FlexTensor {
 /// The elements of a tensor from [`contiguous`].
 fn values(t: &FlexTensor) -> &[f32] {
     t.as_slice::<f32>().expect("a contiguous f32 tensor")
+}
+
+/// `t` as a contiguous `f32` tensor whose storage is exactly its elements, to
+/// update in place: the tensor itself when it already is one (its storage is
+/// then copied on write only if something else still shares it).
+fn exclusive(t: FloatTensor<Flex>) -> FlexTensor {
+    let t = contiguous(t);
+    // `to_contiguous` returns the same storage when it already fits exactly;
+    // dropping `t` afterwards leaves that storage with its previous owners.
+    let exact = t.to_contiguous();
+    drop(t);
+    exact
 }
 
 fn dims<const D: usize>(t: &FlexTensor) -> [usize; D] {
@@ -238,22 +251,11 @@ impl LstmBackend for Flex {
         let (x, w, b) = (contiguous(x), contiguous(w), contiguous(b));
         let [n, input] = dims(&x);
         let output = dims::<2>(&w)[1];
-        let mut out = Vec::with_capacity(n * output);
-        for _ in 0..n {
-            out.extend_from_slice(values(&b));
-        }
-        matmul(
-            &mut out,
-            values(&x),
-            values(&w),
-            n,
-            input,
-            output,
-            false,
-            false,
-            true,
-        );
-        write(out, [n, output])
+        let (x, w, b) = (values(&x), values(&w), values(&b));
+        write(
+            product(x, w, n, input, output, false, false, Some(b)),
+            [n, output],
+        )
     }
 
     fn affine_backward(
@@ -265,10 +267,8 @@ impl LstmBackend for Flex {
         let [n, input] = dims(&x);
         let output = dims::<2>(&w)[1];
         let (x, w, dy) = (values(&x), values(&w), values(&dy));
-        let mut dx = vec![0.0; n * input];
-        matmul(&mut dx, dy, w, n, output, input, false, true, false);
-        let mut dw = vec![0.0; input * output];
-        matmul(&mut dw, x, dy, input, n, output, true, false, false);
+        let dx = product(dy, w, n, output, input, false, true, None);
+        let dw = product(x, dy, input, n, output, true, false, None);
         // db = 1ᵀ · dy: a vector-matrix product, split across the cores.
         let mut db = vec![0.0; output];
         matmul(
@@ -287,6 +287,53 @@ impl LstmBackend for Flex {
             write(dw, [input, output]),
             write(db, [output]),
         )
+    }
+
+    /// One pass over the four arrays, split across threads, updating the
+    /// parameter and the moments in place; the same `f32` operations in the
+    /// same order as [`portable_adam_step`](crate::portable_adam_step).
+    fn adam_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moments: Option<(FloatTensor<Self>, FloatTensor<Self>)>,
+        step: &AdamStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        const CHUNK: usize = 1 << 14;
+        let grad = contiguous(grad);
+        let mut param = exclusive(param);
+        let shape = param.layout().shape().clone();
+        let (mut m, mut v) = match moments {
+            Some((m, v)) => (exclusive(m), exclusive(v)),
+            None => (
+                FlexTensor::zeros(shape.clone(), DType::F32),
+                FlexTensor::zeros(shape, DType::F32),
+            ),
+        };
+        let (a, b) = step.factors();
+        let (b1, b2, lr) = (step.beta_1, step.beta_2, step.lr as f32);
+        let (c1, c2) = (1.0 - b1, 1.0 - b2);
+        /// Matching chunks of the parameter, the two moments and the gradient.
+        type Chunks<'a> = (((&'a mut [f32], &'a mut [f32]), &'a mut [f32]), &'a [f32]);
+        let update = |(((p, m), v), g): Chunks| {
+            for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+                *m = *m * b1 + g * c1;
+                *v = *v * b2 + g * g * c2;
+                *p -= *m * a / (v.sqrt() + b) * lr;
+            }
+        };
+        let (p_all, g_all) = (param.storage_mut::<f32>(), values(&grad));
+        let (m_all, v_all) = (m.storage_mut::<f32>(), v.storage_mut::<f32>());
+        if p_all.len() <= CHUNK {
+            update((((p_all, m_all), v_all), g_all));
+        } else {
+            p_all
+                .par_chunks_mut(CHUNK)
+                .zip(m_all.par_chunks_mut(CHUNK))
+                .zip(v_all.par_chunks_mut(CHUNK))
+                .zip(g_all.par_chunks(CHUNK))
+                .for_each(update);
+        }
+        (param, m, v)
     }
 
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {

@@ -22,9 +22,9 @@ mod flex_kernels;
 mod lstm;
 
 pub use backend::{
-    portable_affine, portable_affine_backward, portable_cross_entropy_with_grad,
-    portable_dropout_mask, portable_lstm_sequence, portable_lstm_sequence_backward, LstmBackend,
-    LstmCache, LstmSequence,
+    portable_adam_step, portable_affine, portable_affine_backward,
+    portable_cross_entropy_with_grad, portable_dropout_mask, portable_lstm_sequence,
+    portable_lstm_sequence_backward, AdamStep, LstmBackend, LstmCache, LstmSequence,
 };
 pub use char_rnn::{CharRnn, CharRnnConfig, ConfigError, LayerState, ModelState};
 pub use lstm::FusedLstm;

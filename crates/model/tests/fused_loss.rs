@@ -81,3 +81,23 @@ fn flex_kernel_matches_portable_cross_entropy() {
     ));
     assert!((alone.into_scalar() - a).abs() < 1e-6);
 }
+
+#[test]
+fn a_scaled_loss_scales_the_gradient() {
+    let (logits, targets) = inputs();
+    let grad_of = |scale: f64| {
+        let input = logits.clone().detach().require_grad();
+        let loss: Tensor<B, 1> =
+            Tensor::from_primitive(burn::tensor::TensorPrimitive::Float(B::cross_entropy(
+                input.clone().into_primitive().tensor(),
+                targets.clone().into_primitive(),
+            )));
+        input.grad(&loss.mul_scalar(scale).backward()).unwrap()
+    };
+    let (once, scaled) = (grad_of(1.0), grad_of(2.5));
+    let d = max_diff(scaled, once.mul_scalar(2.5));
+    assert!(
+        d < 1e-6,
+        "gradient of 2.5 × loss differs from 2.5 × gradient by {d}"
+    );
+}

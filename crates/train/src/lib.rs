@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod adam;
 pub mod checkpoint;
 pub mod clip;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod eval;
 pub mod metrics;
 mod trainer;
 
+pub use adam::FusedAdam;
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainerState};
 pub use config::{ConfigError, RunConfig};
 pub use eval::evaluate;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::{AutodiffModule, Module};
-use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{GradientsParams, Optimizer};
 use burn::record::Recorder;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
@@ -15,6 +15,7 @@ use charrnn_corpus::{split_train_val, Corpus, CorpusError, Vocab};
 use charrnn_model::{CharRnn, LayerState, LstmBackend, ModelState};
 use tracing::info;
 
+use crate::adam::FusedAdam;
 use crate::checkpoint::{self, CheckpointError, CheckpointFiles, CheckpointMeta, TrainerState};
 use crate::clip::clip_global_norm;
 use crate::config::{ConfigError, CorpusNotFound, RunConfig};
@@ -162,7 +163,7 @@ pub struct TrainSummary {
     pub elapsed_sec: f64,
 }
 
-type Optim<B> = burn::optim::adaptor::OptimizerAdaptor<Adam, CharRnn<B>, B>;
+type Optim<B> = burn::optim::adaptor::OptimizerAdaptor<FusedAdam, CharRnn<B>, B>;
 
 /// Dropout masks are a function of (seed, step) alone, so a resumed run draws the
 /// same masks as an uninterrupted one.
@@ -333,7 +334,7 @@ where
     let model_config = config.model_config(vocab.len());
     B::seed(device, tc.seed);
     let mut model: CharRnn<B> = model_config.init(device);
-    let mut optim: Optim<B> = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut optim: Optim<B> = FusedAdam::new(1e-8).init();
     let mut state = TrainerState {
         format: checkpoint::FORMAT_VERSION,
         step: 0,
