@@ -28,6 +28,12 @@ pub struct BenchArgs {
     /// Timed training steps on the small config (after two warm-up steps; four on CUDA).
     #[arg(long, default_value_t = 30)]
     small_steps: u64,
+    /// Runs of each training and sampling measurement, charrnn and PyTorch
+    /// alternating; each side's figure is its median run. This machine's speed
+    /// drifts by 15-30 % from one minute to the next, so single runs decide
+    /// ratios by luck.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
     /// Characters generated per sampling measurement.
     #[arg(long, default_value_t = 2000)]
     sample_length: usize,
@@ -379,6 +385,24 @@ fn add_pair(
     results.insert(id, pair);
 }
 
+/// The run with the median `key` (the upper one of an even count), with every
+/// run's `key` under `"runs"` and the largest peak RSS of all runs.
+fn median_run(mut runs: Vec<Value>, key: &str) -> Value {
+    let value = |r: &Value| r[key].as_f64().unwrap_or(f64::NAN);
+    let all: Vec<f64> = runs.iter().map(value).collect();
+    let peak = runs
+        .iter()
+        .filter_map(|r| r["peak_rss_mb"].as_f64())
+        .fold(f64::NAN, f64::max);
+    runs.sort_by(|a, b| value(a).total_cmp(&value(b)));
+    let mut median = runs.swap_remove(runs.len() / 2);
+    median["runs"] = json!(all);
+    if !peak.is_nan() {
+        median["peak_rss_mb"] = json!(peak);
+    }
+    median
+}
+
 fn ratio(ours: &Value, theirs: &Value, key: &str, higher_is_better: bool) -> f64 {
     let (a, b) = (
         ours[key].as_f64().unwrap_or(f64::NAN),
@@ -411,20 +435,33 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let started = Instant::now();
     let mut rows: Vec<Row> = Vec::new();
     let mut results = serde_json::Map::new();
+    let repeats = args.repeats.max(1);
     for (shape, steps) in [(&SEED, args.seed_steps), (&SMALL, args.small_steps)] {
-        eprintln!("xtask: training, {} config: charrnn", shape.name);
-        let (ours, checkpoint) = ctx.ours_train(shape, steps)?;
-        eprintln!("xtask: training, {} config: PyTorch", shape.name);
-        let theirs = ctx.reference(
-            "train",
-            shape,
-            &[
-                "--steps".into(),
-                steps.to_string(),
-                "--warmup".into(),
-                ctx.warmup(shape).to_string(),
-            ],
-        )?;
+        let (mut ours, mut theirs, mut checkpoint) = (Vec::new(), Vec::new(), None);
+        for run in 1..=repeats {
+            eprintln!(
+                "xtask: training, {} config, run {run}/{repeats}: charrnn, then PyTorch",
+                shape.name
+            );
+            let (result, saved) = ctx.ours_train(shape, steps)?;
+            ours.push(result);
+            checkpoint = Some(saved);
+            theirs.push(ctx.reference(
+                "train",
+                shape,
+                &[
+                    "--steps".into(),
+                    steps.to_string(),
+                    "--warmup".into(),
+                    ctx.warmup(shape).to_string(),
+                ],
+            )?);
+        }
+        let checkpoint = checkpoint.expect("at least one run");
+        let (ours, theirs) = (
+            median_run(ours, "chars_per_sec"),
+            median_run(theirs, "chars_per_sec"),
+        );
         add_pair(
             &mut rows,
             &mut results,
@@ -437,18 +474,25 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             ("chars_per_sec", 1.25),
         );
 
-        eprintln!("xtask: sampling, {} model", shape.name);
-        let ours = ctx.ours_sample(&checkpoint, args.sample_length)?;
-        let theirs = ctx.reference(
-            "sample",
-            shape,
-            &[
-                "--length".into(),
-                args.sample_length.to_string(),
-                "--top-n".into(),
-                "5".into(),
-            ],
-        )?;
+        eprintln!("xtask: sampling, {} model, {repeats} runs each", shape.name);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..repeats {
+            ours.push(ctx.ours_sample(&checkpoint, args.sample_length)?);
+            theirs.push(ctx.reference(
+                "sample",
+                shape,
+                &[
+                    "--length".into(),
+                    args.sample_length.to_string(),
+                    "--top-n".into(),
+                    "5".into(),
+                ],
+            )?);
+        }
+        let (ours, theirs) = (
+            median_run(ours, "chars_per_sec"),
+            median_run(theirs, "chars_per_sec"),
+        );
         add_pair(
             &mut rows,
             &mut results,
@@ -638,4 +682,24 @@ fn machine(device: &str) -> String {
         }
     }
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_run_keeps_the_middle_run_and_the_largest_peak() {
+        let run =
+            |speed: f64, rss: f64| json!({"chars_per_sec": speed, "peak_rss_mb": rss, "id": speed});
+        let m = median_run(
+            vec![run(30.0, 5.0), run(10.0, 9.0), run(20.0, 7.0)],
+            "chars_per_sec",
+        );
+        assert_eq!(m["id"], json!(20.0));
+        assert_eq!(m["runs"], json!([30.0, 10.0, 20.0]));
+        assert_eq!(m["peak_rss_mb"], json!(9.0));
+        let one = median_run(vec![run(4.0, 1.0)], "chars_per_sec");
+        assert_eq!(one["chars_per_sec"], json!(4.0));
+    }
 }
