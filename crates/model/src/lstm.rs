@@ -55,18 +55,34 @@ impl<B: LstmBackend> FusedLstm<B> {
         h0: Tensor<B, 2>,
         c0: Tensor<B, 2>,
     ) -> (Tensor<B, 3>, Tensor<B, 2>, Tensor<B, 2>) {
+        self.recur(self.project(input), h0, c0)
+    }
+
+    /// The input projection plus bias of `input` `[seq_len, batch, input]`:
+    /// `[seq_len, batch, 4*hidden]`, one GEMM for the whole sequence.
+    pub fn project(&self, input: Tensor<B, 3>) -> Tensor<B, 3> {
         let [seq_len, batch, input_size] = input.dims();
-        let four_h = 4 * self.hidden_size();
-        // The input projection of every step at once: one GEMM.
-        let x_proj = float::<B, 2>(B::affine(
-            input
-                .reshape([seq_len * batch, input_size])
-                .into_primitive()
-                .tensor(),
+        let rows = input.reshape([seq_len * batch, input_size]);
+        self.project_rows(rows)
+            .reshape([seq_len, batch, 4 * self.hidden_size()])
+    }
+
+    /// The input projection plus bias of `rows` `[n, input]`: `[n, 4*hidden]`.
+    pub fn project_rows(&self, rows: Tensor<B, 2>) -> Tensor<B, 2> {
+        float(B::affine(
+            rows.into_primitive().tensor(),
             self.w_ih.val().into_primitive().tensor(),
             self.bias.val().into_primitive().tensor(),
         ))
-        .reshape([seq_len, batch, four_h]);
+    }
+
+    /// The recurrence over an input projection from [`FusedLstm::project`].
+    pub fn recur(
+        &self,
+        x_proj: Tensor<B, 3>,
+        h0: Tensor<B, 2>,
+        c0: Tensor<B, 2>,
+    ) -> (Tensor<B, 3>, Tensor<B, 2>, Tensor<B, 2>) {
         let out = B::lstm_sequence(
             x_proj.into_primitive().tensor(),
             self.w_hh.val().into_primitive().tensor(),
