@@ -3,9 +3,10 @@
 //! path, and `forward` folds exactly when a batch holds more characters than
 //! the vocabulary.
 
+#[path = "support/identical.rs"]
+mod identical;
+
 use burn::backend::{Autodiff, Flex};
-use burn::module::Module;
-use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::{Int, Tensor};
 use charrnn_model::{CharRnn, CharRnnConfig, ModelState};
 
@@ -19,21 +20,9 @@ const CONFIG: CharRnnConfig = CharRnnConfig {
     dropout: 0.0,
 };
 
-/// Two identical models (burn initialises parameters lazily from a global
-/// generator, so copies are loaded from the same bytes).
 fn two_models() -> (CharRnn<B>, CharRnn<B>) {
     let device = Default::default();
-    let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
-    let bytes = recorder
-        .record(CONFIG.init::<B>(&device).into_record(), ())
-        .expect("serialise the model");
-    let load = || {
-        let record = recorder
-            .load(bytes.clone(), &device)
-            .expect("load the model");
-        CONFIG.init::<B>(&device).load_record(record)
-    };
-    (load(), load())
+    identical::two_copies(|| CONFIG.init::<B>(&device), &device)
 }
 
 fn ids(batch: usize, seq: usize) -> Tensor<B, 2, Int> {

@@ -2,10 +2,12 @@
 //! each other's optimizer records: checkpoints written before the fused
 //! optimizer resume with it.
 
+#[path = "../../model/tests/support/identical.rs"]
+mod identical;
+
 use burn::backend::{Autodiff, Flex};
-use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
-use burn::record::{BinBytesRecorder, BinFileRecorder, FullPrecisionSettings, Recorder};
+use burn::record::{BinFileRecorder, FullPrecisionSettings, Recorder};
 use burn::tensor::{Int, Tensor};
 use charrnn_model::{CharRnn, CharRnnConfig, ModelState};
 use charrnn_train::FusedAdam;
@@ -20,23 +22,9 @@ const CONFIG: CharRnnConfig = CharRnnConfig {
     dropout: 0.0,
 };
 
-/// Two copies of one model. burn initialises parameters lazily from its global
-/// generator (which parallel tests share), and a clone or a record of a lazy
-/// parameter initialises on its own; so both copies are loaded from the same
-/// serialised bytes. Batches come from a formula.
 fn two_models() -> (CharRnn<B>, CharRnn<B>) {
     let device = Default::default();
-    let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
-    let bytes = recorder
-        .record(CONFIG.init::<B>(&device).into_record(), ())
-        .expect("serialise the model");
-    let load = || {
-        let record = recorder
-            .load(bytes.clone(), &device)
-            .expect("load the model");
-        CONFIG.init::<B>(&device).load_record(record)
-    };
-    (load(), load())
+    identical::two_copies(|| CONFIG.init::<B>(&device), &device)
 }
 
 fn batch(step: u64) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>) {
