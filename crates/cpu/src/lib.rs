@@ -106,11 +106,10 @@ pub fn matmul(
     assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
     #[cfg(target_arch = "x86_64")]
     if use_avx512(m) {
-        let b = avx512::Rhs::Strided(view(b, k, n, b_t));
-        // SAFETY: AVX-512F is present, and the assertion keeps both views
-        // inside their slices.
-        let (a, start) = (view(a, m, k, a_t), avx512::Start::from(accumulate));
-        unsafe { avx512_matmul(dst.as_mut_ptr(), a, b, [m, k, n], start, true) };
+        let start = avx512::Start::from(accumulate);
+        // SAFETY: AVX-512F is present, and the assertion keeps both operands
+        // and the m×n result inside their slices.
+        unsafe { avx512_strided(dst.as_mut_ptr(), a, b, [m, k, n], (a_t, b_t), start) };
         return;
     }
     if m == 1 && !b_t {
@@ -187,15 +186,7 @@ pub fn product(
         // every element of the m×n output before it reads any, so all of it is
         // initialised when the length is set.
         unsafe {
-            let b = avx512::Rhs::Strided(view(b, k, n, b_t));
-            avx512_matmul(
-                out.as_mut_ptr(),
-                view(a, m, k, a_t),
-                b,
-                [m, k, n],
-                start,
-                true,
-            );
+            avx512_strided(out.as_mut_ptr(), a, b, [m, k, n], (a_t, b_t), start);
             out.set_len(m * n);
         }
         return out;
@@ -352,6 +343,26 @@ fn view(x: &[f32], rows: usize, cols: usize, t: bool) -> avx512::View {
         rs,
         cs,
     }
+}
+
+/// `dst (m×n) = start + a · b` on the AVX-512 kernel, from operands stored
+/// row-major (or transposed, per `a_t` / `b_t`) in their slices.
+///
+/// # Safety
+/// AVX-512F must be present, `a` and `b` must hold their operands, and `dst`
+/// must point at `m * n` writable floats.
+#[cfg(target_arch = "x86_64")]
+unsafe fn avx512_strided(
+    dst: *mut f32,
+    a: &[f32],
+    b: &[f32],
+    [m, k, n]: [usize; 3],
+    (a_t, b_t): (bool, bool),
+    start: avx512::Start,
+) {
+    let b = avx512::Rhs::Strided(view(b, k, n, b_t));
+    // SAFETY: the caller's guarantees.
+    unsafe { avx512_matmul(dst, view(a, m, k, a_t), b, [m, k, n], start, true) }
 }
 
 /// Splits the product across rayon's threads (when `parallel` and it is large

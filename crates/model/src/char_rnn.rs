@@ -198,7 +198,7 @@ impl<B: LstmBackend> CharRnn<B> {
         let [batch, seq_len] = ids.dims();
         let ids = ids.transpose();
         let first = &self.layers[0];
-        let x_proj = if fold_embedding {
+        let mut first_proj = Some(if fold_embedding {
             let table = first.project_rows(self.embedding.weight.val());
             let four_h = table.dims()[1];
             table
@@ -206,20 +206,21 @@ impl<B: LstmBackend> CharRnn<B> {
                 .reshape([seq_len, batch, four_h])
         } else {
             first.project(self.embedding.forward(ids))
-        };
+        });
         let mut layers = Vec::with_capacity(self.layers.len());
-        let mut states = state.layers.into_iter();
-        let mut x = {
-            let s = states.next().expect("a model has at least one layer");
-            let (seq, hidden, cell) = first.recur(x_proj, s.hidden, s.cell);
+        let mut x = None;
+        for (layer, s) in self.layers.iter().zip(state.layers) {
+            let x_proj = match x.take() {
+                Some(x) => layer.project(x),
+                None => first_proj
+                    .take()
+                    .expect("only the first layer has no input"),
+            };
+            let (seq, hidden, cell) = layer.recur(x_proj, s.hidden, s.cell);
             layers.push(LayerState { hidden, cell });
-            self.drop(seq)
-        };
-        for (layer, s) in self.layers[1..].iter().zip(states) {
-            let (seq, hidden, cell) = layer.forward(x, s.hidden, s.cell);
-            layers.push(LayerState { hidden, cell });
-            x = self.drop(seq);
+            x = Some(self.drop(seq));
         }
+        let x = x.expect("a model has at least one layer");
         let hidden = x.dims()[2];
         let x = x.reshape([seq_len * batch, hidden]);
         let logits = match &self.output.bias {

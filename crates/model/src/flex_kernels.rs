@@ -52,12 +52,9 @@ fn values(t: &FlexTensor) -> &[f32] {
 /// update in place: the tensor itself when it already is one (its storage is
 /// then copied on write only if something else still shares it).
 fn exclusive(t: FloatTensor<Flex>) -> FlexTensor {
-    let t = contiguous(t);
-    // `to_contiguous` returns the same storage when it already fits exactly;
-    // dropping `t` afterwards leaves that storage with its previous owners.
-    let exact = t.to_contiguous();
-    drop(t);
-    exact
+    // `to_contiguous` shares the storage when it already fits exactly; the
+    // temporary it was called on is dropped here, leaving the previous owners.
+    contiguous(t).to_contiguous()
 }
 
 fn dims<const D: usize>(t: &FlexTensor) -> [usize; D] {
