@@ -16,9 +16,11 @@ pub(crate) const MR: usize = 8;
 const NV: usize = 3;
 /// Columns of `C` per micro-kernel tile.
 pub(crate) const NR: usize = 16 * NV;
-/// Depth of one packed block: a `KC × NR` panel of `B` is 36 KiB, in L1.
-const KC: usize = 192;
-/// Rows of `A` packed at once (`MC × KC` is 192 KiB, in L2).
+/// Greatest depth of one packed block: a `KC × NR` panel of `B` is 48 KiB, in
+/// L1. Deeper blocks mean fewer passes over `C` (on a 2-core Xeon, 256 beat 192
+/// and 128 by up to a third on the products of a training step).
+const KC: usize = 256;
+/// Rows of `A` packed at once (`MC × KC` is 256 KiB, in L2).
 const MC: usize = 256;
 /// Columns of `B` packed at once.
 const NC: usize = 4096;
@@ -95,7 +97,7 @@ impl PackedB {
     /// The panels of the block that starts at row `p0`, from column `j0` (a
     /// multiple of `NR`).
     fn block(&self, p0: usize, j0: usize) -> *const f32 {
-        let kc = KC.min(self.k - p0);
+        let kc = depth_step(self.k).min(self.k - p0);
         self.data[p0 * self.n_padded() + j0 * kc..].as_ptr()
     }
 }
@@ -104,11 +106,17 @@ impl PackedB {
 pub(crate) fn pack(b: View, k: usize, n: usize) -> PackedB {
     let n_pad = n.div_ceil(NR) * NR;
     let mut data = vec![0.0f32; k * n_pad];
-    for p0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - p0);
+    for p0 in (0..k).step_by(depth_step(k)) {
+        let kc = depth_step(k).min(k - p0);
         pack_b(&mut data[p0 * n_pad..], b, p0, kc, 0, n);
     }
     PackedB { k, n, data }
+}
+
+/// The depth of each block of `k`: as even as blocks of at most `KC` allow, so
+/// that no short last block makes one more pass over `C` for little work.
+fn depth_step(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC).max(1)).max(1)
 }
 
 /// Where the right-hand side comes from.
@@ -153,8 +161,8 @@ pub(crate) unsafe fn gemm(
         }
         for j0 in (j_start..j_end).step_by(NC) {
             let nc = NC.min(j_end - j0);
-            for p0 in (0..k).step_by(KC) {
-                let kc = KC.min(k - p0);
+            for p0 in (0..k).step_by(depth_step(k)) {
+                let kc = depth_step(k).min(k - p0);
                 let b_panels = match b {
                     Rhs::Strided(view) => {
                         pack_b(b_buf, view, p0, kc, j0, nc);

@@ -519,8 +519,8 @@ mod tests {
     }
 
     /// Shapes with ragged edges in every dimension and more than one packed
-    /// block along each (the AVX-512 kernel blocks 256 rows, 256 deep, 4096
-    /// columns, in 8×32 tiles), plus vector-matrix products.
+    /// block along each (the AVX-512 kernel blocks 256 rows, up to 256 deep, 4096
+    /// columns, in 8×48 tiles), plus vector-matrix products.
     const SHAPES: [(usize, usize, usize); 8] = [
         (1, 7, 5),
         (3, 4, 9),
