@@ -2,30 +2,134 @@
 //!
 //! It is bound by reading the weights, so it reads them in the order they lie
 //! in memory, four rows at a time, keeping the output row (a few KiB) in L1.
+//! Weights come as `f32`, or as [`Bf16`] for a first pass at half the traffic.
+
+/// A weight stored as bfloat16: the upper half of an `f32` (8 bits of
+/// mantissa), rounded to nearest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(transparent)]
+pub struct Bf16(u16);
+
+impl Bf16 {
+    /// `x` rounded to the nearest bfloat16 (ties to even).
+    pub fn round(x: f32) -> Self {
+        let bits = x.to_bits();
+        let rounding = 0x7FFF + ((bits >> 16) & 1);
+        Self((bits.wrapping_add(rounding) >> 16) as u16)
+    }
+
+    /// The value, exactly, as an `f32`.
+    #[inline(always)]
+    pub fn to_f32(self) -> f32 {
+        f32::from_bits((self.0 as u32) << 16)
+    }
+}
+
+/// A weight type [`vec_mat`] reads: `f32` or [`Bf16`].
+pub trait Weight: Copy + Send + Sync {
+    /// The value as an `f32`.
+    fn value(self) -> f32;
+
+    /// `y = [y +] x · B` over weights of this type (see [`vec_mat`]).
+    fn vec_mat(y: &mut [f32], x: &[f32], b: &[Self], ldb: usize, accumulate: bool);
+}
+
+impl Weight for f32 {
+    #[inline(always)]
+    fn value(self) -> f32 {
+        self
+    }
+
+    fn vec_mat(y: &mut [f32], x: &[f32], b: &[f32], ldb: usize, accumulate: bool) {
+        vec_mat_f32(y, x, b, ldb, accumulate)
+    }
+}
+
+impl Weight for Bf16 {
+    #[inline(always)]
+    fn value(self) -> f32 {
+        self.to_f32()
+    }
+
+    fn vec_mat(y: &mut [f32], x: &[f32], b: &[Bf16], ldb: usize, accumulate: bool) {
+        vec_mat_bf16(y, x, b, ldb, accumulate)
+    }
+}
+
+/// `y = [y +] x · B`, where `B` has `x.len()` rows `ldb` apart in `b`, of which
+/// columns `0..y.len()` are read.
+pub fn vec_mat<W: Weight>(y: &mut [f32], x: &[f32], b: &[W], ldb: usize, accumulate: bool) {
+    W::vec_mat(y, x, b, ldb, accumulate)
+}
+
+/// The product for any weight type; compiled once per type and SIMD level.
+#[inline(always)]
+fn vec_mat_any<W: Weight>(y: &mut [f32], x: &[f32], b: &[W], ldb: usize, accumulate: bool) {
+    let (k, w) = (x.len(), y.len());
+    assert!(k == 0 || b.len() >= (k - 1) * ldb + w);
+    if !accumulate {
+        y.fill(0.0);
+    }
+    let row = |p: usize| &b[p * ldb..p * ldb + w];
+    let mut quads = x.chunks_exact(4);
+    for (q, xs) in (&mut quads).enumerate() {
+        let p = 4 * q;
+        let (r0, r1, r2, r3) = (row(p), row(p + 1), row(p + 2), row(p + 3));
+        for ((((y, a0), a1), a2), a3) in y.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+            *y += xs[0] * a0.value() + xs[1] * a1.value() + xs[2] * a2.value() + xs[3] * a3.value();
+        }
+    }
+    let done = k - quads.remainder().len();
+    for (p, &xp) in quads.remainder().iter().enumerate() {
+        for (y, a) in y.iter_mut().zip(row(done + p)) {
+            *y += xp * a.value();
+        }
+    }
+}
 
 multiversion! {
-    /// `y = [y +] x · B`, where `B` has `x.len()` rows `ldb` apart in `b`, of
-    /// which columns `0..y.len()` are read.
-    pub fn vec_mat(y: &mut [f32], x: &[f32], b: &[f32], ldb: usize, accumulate: bool) -> () {
-        let (k, w) = (x.len(), y.len());
-        assert!(k == 0 || b.len() >= (k - 1) * ldb + w);
-        if !accumulate {
-            y.fill(0.0);
+    /// [`vec_mat`] over `f32` weights.
+    pub fn vec_mat_f32(y: &mut [f32], x: &[f32], b: &[f32], ldb: usize, accumulate: bool) -> () {
+        vec_mat_any(y, x, b, ldb, accumulate)
+    }
+}
+
+multiversion! {
+    /// [`vec_mat`] over bfloat16 weights.
+    pub fn vec_mat_bf16(y: &mut [f32], x: &[f32], b: &[Bf16], ldb: usize, accumulate: bool) -> () {
+        vec_mat_any(y, x, b, ldb, accumulate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bf16_rounds_to_nearest_and_converts_back_exactly() {
+        for x in [0.0f32, 1.0, -2.5, 1e-3, 3.0e7, -7.25e-5] {
+            let r = Bf16::round(x).to_f32();
+            assert!((r - x).abs() <= x.abs() * 2f32.powi(-9), "{x} -> {r}");
+            assert_eq!(Bf16::round(r).to_f32(), r, "a bfloat16 value is kept");
         }
-        let row = |p: usize| &b[p * ldb..p * ldb + w];
-        let mut quads = x.chunks_exact(4);
-        for (q, xs) in (&mut quads).enumerate() {
-            let p = 4 * q;
-            let (r0, r1, r2, r3) = (row(p), row(p + 1), row(p + 2), row(p + 3));
-            for ((((y, &a0), &a1), &a2), &a3) in y.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
-                *y += xs[0] * a0 + xs[1] * a1 + xs[2] * a2 + xs[3] * a3;
-            }
-        }
-        let done = k - quads.remainder().len();
-        for (p, &xp) in quads.remainder().iter().enumerate() {
-            for (y, &a) in y.iter_mut().zip(row(done + p)) {
-                *y += xp * a;
-            }
-        }
+        // 1 + 2^-8 lies halfway between 1 and 1 + 2^-7: ties go to even (1).
+        assert_eq!(Bf16::round(1.0 + 2f32.powi(-8)).to_f32(), 1.0);
+        assert_eq!(
+            Bf16::round(1.0 + 3.0 * 2f32.powi(-8)).to_f32(),
+            1.0 + 2f32.powi(-6)
+        );
+    }
+
+    #[test]
+    fn bf16_product_is_the_product_of_the_rounded_weights() {
+        let (k, n) = (13, 37);
+        let x: Vec<f32> = (0..k).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+        let rounded: Vec<Bf16> = b.iter().map(|&w| Bf16::round(w)).collect();
+        let exact_rounded: Vec<f32> = rounded.iter().map(|w| w.to_f32()).collect();
+        let (mut got, mut want) = (vec![0.5; n], vec![0.5; n]);
+        vec_mat(&mut got, &x, &rounded, n, true);
+        vec_mat(&mut want, &x, &exact_rounded, n, true);
+        assert_eq!(got, want);
     }
 }

@@ -45,6 +45,7 @@ mod gemv;
 mod team;
 
 pub use activations::{exp, lstm_cell, lstm_cell_backward, sigmoid, softmax, tanh};
+pub use gemv::{Bf16, Weight};
 pub use team::Team;
 
 /// A buffer that parallel tasks write in disjoint parts.

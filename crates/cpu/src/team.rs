@@ -105,9 +105,15 @@ impl Team {
         );
     }
 
-    /// `dst (n) = [dst +] x (k) · b (k×n)`, `b` row-major, the columns split
-    /// among the members.
-    pub fn vec_mat(&mut self, dst: &mut [f32], x: &[f32], b: &[f32], accumulate: bool) {
+    /// `dst (n) = [dst +] x (k) · b (k×n)`, `b` row-major (`f32` or
+    /// [`Bf16`](crate::Bf16) weights), the columns split among the members.
+    pub fn vec_mat<W: crate::Weight>(
+        &mut self,
+        dst: &mut [f32],
+        x: &[f32],
+        b: &[W],
+        accumulate: bool,
+    ) {
         let (k, n) = (x.len(), dst.len());
         assert!(b.len() >= k * n);
         let block = crate::column_block(n, self.members());

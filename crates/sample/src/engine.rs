@@ -4,7 +4,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use charrnn_cpu::{lstm_cell, matmul, Team};
+use charrnn_cpu::{lstm_cell, matmul, Bf16, Team};
 use charrnn_model::CharRnn;
 
 /// Layers above the first: the input and recurrent weights stacked, so one GEMM
@@ -13,6 +13,59 @@ struct UpperLayer {
     /// `[input + hidden, 4*hidden]`, row-major.
     w: Vec<f32>,
     bias: Vec<f32>,
+}
+
+/// The output layer prepared for top-n sampling of one stream: a first pass
+/// over weights rounded to bfloat16 (half the memory traffic of the largest
+/// product) bounds every logit; only the characters that can still be among
+/// the top n get their exact logit, from their own row of exact weights.
+struct TopOutput {
+    /// `[hidden, vocab]`, rounded to bfloat16.
+    approx: Vec<Bf16>,
+    /// `[vocab, hidden]`: each character's exact weights.
+    exact: Vec<f32>,
+    /// Per character: how far its rounded logit can lie from its exact one,
+    /// per unit of `‖h‖₁` (weight rounding plus both sums' float rounding) ...
+    per_norm: Vec<f32>,
+    /// ... plus this (the float rounding of adding the bias).
+    fixed: Vec<f32>,
+    /// Scratch: a lower bound of each exact logit.
+    lower: Vec<f32>,
+}
+
+impl TopOutput {
+    /// Prepares `w_out` (`[hidden, vocab]`) and its bias.
+    fn new(w_out: &[f32], b_out: &[f32], hidden: usize) -> Self {
+        let vocab = b_out.len();
+        let approx: Vec<Bf16> = w_out.iter().map(|&w| Bf16::round(w)).collect();
+        let mut exact = vec![0.0; vocab * hidden];
+        let (mut rounding, mut largest) = (vec![0.0f32; vocab], vec![0.0f32; vocab]);
+        for (i, (row, approx_row)) in w_out
+            .chunks_exact(vocab)
+            .zip(approx.chunks_exact(vocab))
+            .enumerate()
+        {
+            for (j, (&w, a)) in row.iter().zip(approx_row).enumerate() {
+                exact[j * hidden + i] = w;
+                rounding[j] = rounding[j].max((w - a.to_f32()).abs());
+                largest[j] = largest[j].max(w.abs());
+            }
+        }
+        // A float sum of n products errs by at most about n·2⁻²⁴ of the sum of
+        // their magnitudes; doubled for the two sums compared, and widened.
+        let float = 2.0 * (hidden + 1) as f32 * f32::EPSILON / 2.0 * 1.01;
+        Self {
+            approx,
+            exact,
+            per_norm: rounding
+                .iter()
+                .zip(&largest)
+                .map(|(&r, &m)| r * 1.01 + float * m * 1.01)
+                .collect(),
+            fixed: b_out.iter().map(|b| float * b.abs()).collect(),
+            lower: vec![0.0; vocab],
+        }
+    }
 }
 
 /// The model's weights in plain memory, and the state of its streams.
@@ -35,6 +88,7 @@ pub struct Engine {
     /// `[hidden, vocab]`.
     w_out: Vec<f32>,
     b_out: Vec<f32>,
+    top: TopOutput,
     streams: usize,
     /// Per layer, `[streams, hidden]`.
     h: Vec<Vec<f32>>,
@@ -101,6 +155,8 @@ impl Engine {
             Some(b) => to_vec(b.val()),
             None => vec![0.0; config.vocab_size],
         };
+        let w_out = to_vec(model.output.weight.val());
+        let top = TopOutput::new(&w_out, &b_out, hidden);
         let mut engine = Self {
             vocab_size: config.vocab_size,
             embed_size: config.embed_size,
@@ -113,8 +169,9 @@ impl Engine {
             input_rows: vec![0.0; config.vocab_size * 4 * hidden],
             input_ready: vec![false; config.vocab_size],
             upper,
-            w_out: to_vec(model.output.weight.val()),
+            w_out,
             b_out,
+            top,
             streams: 0,
             h: Vec::new(),
             c: Vec::new(),
@@ -187,6 +244,68 @@ impl Engine {
     /// `[streams, vocab]` row-major. Panics if an id is out of range or
     /// `ids.len()` is not the number of streams.
     pub fn step_streams(&mut self, ids: &[u32]) -> &[f32] {
+        self.advance(ids);
+        for row in self.logits.chunks_exact_mut(self.vocab_size) {
+            row.copy_from_slice(&self.b_out);
+        }
+        let top = self.h.last().expect("a model has at least one layer");
+        product(
+            &mut self.team,
+            &mut self.logits,
+            top,
+            &self.w_out,
+            self.streams,
+            self.hidden,
+        );
+        &self.logits
+    }
+
+    /// Feeds character `id` to the single stream and returns next-character
+    /// logits for top-`top_n` sampling: every character that can be among the
+    /// `top_n` most likely holds its exact logit, every other `-inf`. A pass
+    /// over bfloat16 weights bounds each logit first, so the output layer reads
+    /// half the memory. Panics if `id` is out of range, `top_n` is 0 or the
+    /// engine has more than one stream.
+    pub fn step_top_n(&mut self, id: u32, top_n: usize) -> &[f32] {
+        assert_eq!(self.streams, 1, "step_top_n drives one stream");
+        assert!(top_n > 0, "top_n is at least 1");
+        if top_n >= self.vocab_size {
+            return self.step(id);
+        }
+        self.advance(&[id]);
+        let h = self.h.last().expect("a model has at least one layer");
+        let norm: f32 = h.iter().map(|x| x.abs()).sum();
+        if !norm.is_finite() {
+            // A diverged state: the bounds mean nothing, so no shortcut.
+            self.logits.copy_from_slice(&self.b_out);
+            self.team.vec_mat(&mut self.logits, h, &self.w_out, true);
+            return &self.logits;
+        }
+        let top = &mut self.top;
+        self.logits.copy_from_slice(&self.b_out);
+        self.team.vec_mat(&mut self.logits, h, &top.approx, true);
+        let slack = |j: usize| norm * top.per_norm[j] + top.fixed[j];
+        for (j, (lower, &l)) in top.lower.iter_mut().zip(&self.logits).enumerate() {
+            *lower = l - slack(j);
+        }
+        // The top_n-th largest lower bound: a character whose upper bound is
+        // below it has top_n characters surely above it.
+        let (_, &mut threshold, _) = top
+            .lower
+            .select_nth_unstable_by(top_n - 1, |a, b| b.total_cmp(a));
+        for (j, logit) in self.logits.iter_mut().enumerate() {
+            *logit = if *logit + slack(j) >= threshold {
+                let w = &top.exact[j * self.hidden..(j + 1) * self.hidden];
+                self.b_out[j] + h.iter().zip(w).map(|(x, w)| x * w).sum::<f32>()
+            } else {
+                f32::NEG_INFINITY
+            };
+        }
+        &self.logits
+    }
+
+    /// Advances every stream by one character through the LSTM layers.
+    fn advance(&mut self, ids: &[u32]) {
         assert_eq!(ids.len(), self.streams, "one id per stream");
         let (s, n, four) = (self.streams, self.hidden, 4 * self.hidden);
         for (row, &id) in self.z.chunks_exact_mut(four).zip(ids) {
@@ -229,11 +348,5 @@ impl Engine {
             product(&mut self.team, &mut self.z, &self.xh, &layer.w, s, 2 * n);
             apply_gates(&mut self.z, &mut self.c[l + 1], &mut self.h[l + 1], n);
         }
-        for row in self.logits.chunks_exact_mut(self.vocab_size) {
-            row.copy_from_slice(&self.b_out);
-        }
-        let top = self.h.last().expect("a model has at least one layer");
-        product(&mut self.team, &mut self.logits, top, &self.w_out, s, n);
-        &self.logits
     }
 }

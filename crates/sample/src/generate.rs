@@ -166,7 +166,13 @@ impl Generator {
         let mut candidates = Vec::with_capacity(self.vocab.len());
         let vocab_size = self.vocab.len();
         for _ in 0..options.length {
-            let logits = self.engine.step_streams(&next);
+            // One stream reads the output layer at half the cost (exactly the
+            // same top-n logits); a batch already reads it once for all.
+            let logits = if count == 1 {
+                self.engine.step_top_n(next[0], options.top_n)
+            } else {
+                self.engine.step_streams(&next)
+            };
             for (i, row) in logits.chunks_exact(vocab_size).enumerate() {
                 if done[i] {
                     continue;
@@ -212,6 +218,9 @@ pub(crate) fn pick_top_n(
     if top_n < candidates.len() {
         candidates.select_nth_unstable_by(top_n - 1, by_logit_desc);
         candidates.truncate(top_n);
+        // In an order that depends on the chosen logits alone, not on the
+        // others: the same draw whichever way the logits were computed.
+        candidates.sort_unstable_by(|a, b| by_logit_desc(a, b).then(a.1.cmp(&b.1)));
     }
     if top_n == 1 {
         return candidates[0].1;

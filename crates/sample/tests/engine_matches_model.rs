@@ -176,3 +176,56 @@ fn batched_samples_equal_samples_drawn_one_at_a_time() {
         "different seeds, different samples: {batch:?}"
     );
 }
+
+#[test]
+fn top_n_steps_give_the_exact_top_n_logits_and_skip_the_rest() {
+    let config = CharRnnConfig {
+        vocab_size: 500,
+        embed_size: 16,
+        hidden_size: 64,
+        num_layers: 2,
+        dropout: 0.0,
+    };
+    let device = Default::default();
+    Flex::seed(&device, 11);
+    let model = config.init::<Flex>(&device);
+    let mut exact = Engine::from_model(&model);
+    // One engine per top_n: a step advances the state.
+    let mut fast: Vec<(usize, Engine)> = [1, 5, 40]
+        .into_iter()
+        .map(|n| (n, Engine::from_model(&model)))
+        .collect();
+    let mut exact_logits = 0;
+    for t in 0..30u32 {
+        let id = t * 37 % 500;
+        let want = exact.step(id).to_vec();
+        let mut order: Vec<usize> = (0..want.len()).collect();
+        order.sort_by(|&a, &b| want[b].total_cmp(&want[a]));
+        for (top_n, engine) in &mut fast {
+            let got = engine.step_top_n(id, *top_n);
+            for &j in &order[..*top_n] {
+                assert!(
+                    (got[j] - want[j]).abs() < 1e-5,
+                    "step {t}, top {top_n}: character {j} is {} not {}",
+                    got[j],
+                    want[j]
+                );
+            }
+            for (j, &g) in got.iter().enumerate() {
+                assert!(
+                    g == f32::NEG_INFINITY || (g - want[j]).abs() < 1e-5,
+                    "step {t}, top {top_n}: character {j} is {g} not {}",
+                    want[j]
+                );
+            }
+            if *top_n == 5 {
+                exact_logits += got.iter().filter(|g| g.is_finite()).count();
+            }
+        }
+    }
+    // The bounds must leave most characters out, or nothing is saved.
+    assert!(
+        exact_logits < 30 * 500 / 4,
+        "{exact_logits} exact logits in 30 top-5 steps of 500"
+    );
+}
