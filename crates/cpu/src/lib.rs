@@ -520,7 +520,7 @@ mod tests {
     }
 
     /// Shapes with ragged edges in every dimension and more than one packed
-    /// block along each (the AVX-512 kernel blocks 256 rows, up to 256 deep, 4096
+    /// block along each (the AVX-512 kernel blocks 256 rows, up to 512 deep, 4096
     /// columns, in 8×48 tiles), plus vector-matrix products.
     const SHAPES: [(usize, usize, usize); 8] = [
         (1, 7, 5),
