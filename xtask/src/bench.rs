@@ -403,6 +403,24 @@ fn median_run(mut runs: Vec<Value>, key: &str) -> Value {
     median
 }
 
+/// Runs `ours` (given the run number, from 1) and `theirs` `repeats` times,
+/// alternating, and returns each side's [`median_run`] by `chars_per_sec`.
+fn alternate(
+    repeats: usize,
+    mut ours: impl FnMut(usize) -> Result<Value>,
+    mut theirs: impl FnMut() -> Result<Value>,
+) -> Result<(Value, Value)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for run in 1..=repeats {
+        a.push(ours(run)?);
+        b.push(theirs()?);
+    }
+    Ok((
+        median_run(a, "chars_per_sec"),
+        median_run(b, "chars_per_sec"),
+    ))
+}
+
 fn ratio(ours: &Value, theirs: &Value, key: &str, higher_is_better: bool) -> f64 {
     let (a, b) = (
         ours[key].as_f64().unwrap_or(f64::NAN),
@@ -437,31 +455,32 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     let mut results = serde_json::Map::new();
     let repeats = args.repeats.max(1);
     for (shape, steps) in [(&SEED, args.seed_steps), (&SMALL, args.small_steps)] {
-        let (mut ours, mut theirs, mut checkpoint) = (Vec::new(), Vec::new(), None);
-        for run in 1..=repeats {
-            eprintln!(
-                "xtask: training, {} config, run {run}/{repeats}: charrnn, then PyTorch",
-                shape.name
-            );
-            let (result, saved) = ctx.ours_train(shape, steps)?;
-            ours.push(result);
-            checkpoint = Some(saved);
-            theirs.push(ctx.reference(
-                "train",
-                shape,
-                &[
-                    "--steps".into(),
-                    steps.to_string(),
-                    "--warmup".into(),
-                    ctx.warmup(shape).to_string(),
-                ],
-            )?);
-        }
+        let mut checkpoint = None;
+        let (ours, theirs) = alternate(
+            repeats,
+            |run| {
+                eprintln!(
+                    "xtask: training, {} config, run {run}/{repeats}: charrnn, then PyTorch",
+                    shape.name
+                );
+                let (result, saved) = ctx.ours_train(shape, steps)?;
+                checkpoint = Some(saved);
+                Ok(result)
+            },
+            || {
+                ctx.reference(
+                    "train",
+                    shape,
+                    &[
+                        "--steps".into(),
+                        steps.to_string(),
+                        "--warmup".into(),
+                        ctx.warmup(shape).to_string(),
+                    ],
+                )
+            },
+        )?;
         let checkpoint = checkpoint.expect("at least one run");
-        let (ours, theirs) = (
-            median_run(ours, "chars_per_sec"),
-            median_run(theirs, "chars_per_sec"),
-        );
         add_pair(
             &mut rows,
             &mut results,
@@ -475,24 +494,22 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         );
 
         eprintln!("xtask: sampling, {} model, {repeats} runs each", shape.name);
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        for _ in 0..repeats {
-            ours.push(ctx.ours_sample(&checkpoint, args.sample_length)?);
-            theirs.push(ctx.reference(
-                "sample",
-                shape,
-                &[
-                    "--length".into(),
-                    args.sample_length.to_string(),
-                    "--top-n".into(),
-                    "5".into(),
-                ],
-            )?);
-        }
-        let (ours, theirs) = (
-            median_run(ours, "chars_per_sec"),
-            median_run(theirs, "chars_per_sec"),
-        );
+        let (ours, theirs) = alternate(
+            repeats,
+            |_| ctx.ours_sample(&checkpoint, args.sample_length),
+            || {
+                ctx.reference(
+                    "sample",
+                    shape,
+                    &[
+                        "--length".into(),
+                        args.sample_length.to_string(),
+                        "--top-n".into(),
+                        "5".into(),
+                    ],
+                )
+            },
+        )?;
         add_pair(
             &mut rows,
             &mut results,

@@ -108,8 +108,9 @@ impl PackedB {
 pub(crate) fn pack(b: View, k: usize, n: usize) -> PackedB {
     let n_pad = n.div_ceil(NR) * NR;
     let mut data = vec![0.0f32; k * n_pad];
-    for p0 in (0..k).step_by(depth_step(k)) {
-        let kc = depth_step(k).min(k - p0);
+    let depth = depth_step(k);
+    for p0 in (0..k).step_by(depth) {
+        let kc = depth.min(k - p0);
         pack_b(&mut data[p0 * n_pad..], b, p0, kc, 0, n);
     }
     PackedB { k, n, data }
@@ -161,10 +162,11 @@ pub(crate) unsafe fn gemm(
         if matches!(b, Rhs::Strided(_)) && b_buf.len() < b_len {
             b_buf.resize(b_len, 0.0);
         }
+        let depth = depth_step(k);
         for j0 in (j_start..j_end).step_by(NC) {
             let nc = NC.min(j_end - j0);
-            for p0 in (0..k).step_by(depth_step(k)) {
-                let kc = depth_step(k).min(k - p0);
+            for p0 in (0..k).step_by(depth) {
+                let kc = depth.min(k - p0);
                 let b_panels = match b {
                     Rhs::Strided(view) => {
                         pack_b(b_buf, view, p0, kc, j0, nc);

@@ -25,8 +25,7 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{
-    Distribution, ElementConversion, IndexingUpdateOp, Int, Shape, Tensor, TensorMetadata,
-    TensorPrimitive,
+    Distribution, IndexingUpdateOp, Int, Shape, Tensor, TensorMetadata, TensorPrimitive,
 };
 
 /// The outputs of one layer's recurrence over a sequence.
@@ -150,6 +149,14 @@ pub trait LstmBackend: Backend {
         targets: IntTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         portable_cross_entropy_with_grad::<Self>(logits, targets)
+    }
+
+    /// The saved loss gradient `grad` (`[n, vocab]`) times the backward seed
+    /// `seed` (`[1]`, the gradient reaching the loss). Portably a broadcast
+    /// product that leaves the seed on the device, with no synchronisation.
+    fn scale_loss_grad(grad: FloatTensor<Self>, seed: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (grad, seed): (Tensor<Self, 2>, Tensor<Self, 1>) = (wrap(grad), wrap(seed));
+        unwrap(grad * seed.reshape([1, 1]))
     }
 }
 
@@ -541,19 +548,10 @@ impl<B: LstmBackend> Backward<B, 1> for CrossEntropyBackward {
     type State = FloatTensor<B>;
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad_loss: Tensor<B, 1> = wrap(grads.consume::<B>(&ops.node));
+        let seed = grads.consume::<B>(&ops.node);
         let [logits_node] = ops.parents;
         if let Some(node) = logits_node {
-            // `loss.backward()` seeds 1: the saved gradient is the answer, and
-            // scaling the largest tensor of the step by 1 was a serial pass.
-            let scale = grad_loss.into_scalar().elem::<f64>();
-            let grad: Tensor<B, 2> = wrap(ops.state);
-            let grad = if scale == 1.0 {
-                grad
-            } else {
-                grad.mul_scalar(scale)
-            };
-            grads.register::<B>(node.id, unwrap(grad));
+            grads.register::<B>(node.id, B::scale_loss_grad(ops.state, seed));
         }
     }
 }

@@ -51,16 +51,17 @@ impl TopOutput {
                 largest[j] = largest[j].max(w.abs());
             }
         }
-        // A float sum of n products errs by at most about n·2⁻²⁴ of the sum of
-        // their magnitudes; doubled for the two sums compared, and widened.
-        let float = 2.0 * (hidden + 1) as f32 * f32::EPSILON / 2.0 * 1.01;
+        // A float sum of n terms errs by at most about n·2⁻²⁴ of the sum of
+        // their magnitudes; doubled for the two sums compared, and widened by
+        // 1 % (which also covers a rounded weight's magnitude above its own).
+        let float = (hidden + 1) as f32 * f32::EPSILON * 1.01;
         Self {
             approx,
             exact,
             per_norm: rounding
                 .iter()
                 .zip(&largest)
-                .map(|(&r, &m)| r * 1.01 + float * m * 1.01)
+                .map(|(&r, &m)| 1.01 * (r + float * m))
                 .collect(),
             fixed: b_out.iter().map(|b| float * b.abs()).collect(),
             lower: vec![0.0; vocab],
@@ -245,6 +246,11 @@ impl Engine {
     /// `ids.len()` is not the number of streams.
     pub fn step_streams(&mut self, ids: &[u32]) -> &[f32] {
         self.advance(ids);
+        self.exact_logits()
+    }
+
+    /// Every stream's logits from its top layer's hidden state, in full.
+    fn exact_logits(&mut self) -> &[f32] {
         for row in self.logits.chunks_exact_mut(self.vocab_size) {
             row.copy_from_slice(&self.b_out);
         }
@@ -277,9 +283,7 @@ impl Engine {
         let norm: f32 = h.iter().map(|x| x.abs()).sum();
         if !norm.is_finite() {
             // A diverged state: the bounds mean nothing, so no shortcut.
-            self.logits.copy_from_slice(&self.b_out);
-            self.team.vec_mat(&mut self.logits, h, &self.w_out, true);
-            return &self.logits;
+            return self.exact_logits();
         }
         let top = &mut self.top;
         self.logits.copy_from_slice(&self.b_out);
