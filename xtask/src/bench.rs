@@ -255,7 +255,7 @@ impl Ctx {
         ))
     }
 
-    fn reference(&self, mode: &str, shape: &Shape, extra: &[String]) -> Result<Value> {
+    fn reference(&self, mode: &str, shape: &Shape, extra: &[&str]) -> Result<Value> {
         let config = shape.config_file()?;
         let v = |k: &str| config.value(k);
         let corpus = self.data.join(v("data.corpus")?);
@@ -355,34 +355,79 @@ struct Row {
     target: f64,
 }
 
-/// What one measured pair of runs adds to the report: a throughput row, a
-/// peak-memory row, and the raw JSON of both programs under `id`.
-fn add_pair(
-    rows: &mut Vec<Row>,
-    results: &mut serde_json::Map<String, Value>,
-    id: String,
-    labels: [String; 2],
-    (ours, theirs): (Value, Value),
-    (key, target): (&'static str, f64),
-) {
-    let [speed, memory] = labels;
-    for (label, key, higher_is_better, target) in [
-        (speed, key, true, target),
-        (memory, "peak_rss_mb", false, 1.0),
-    ] {
-        rows.push(Row {
-            label,
-            ours: ours.clone(),
-            theirs: theirs.clone(),
-            key,
-            higher_is_better,
-            target,
-        });
+/// What the runs measured so far: the table's rows and the raw JSON.
+#[derive(Default)]
+struct Report {
+    rows: Vec<Row>,
+    results: serde_json::Map<String, Value>,
+}
+
+impl Report {
+    /// Adds a measured pair of runs: a throughput row, a peak-memory row, and
+    /// the raw JSON of both programs under `id`.
+    fn add_pair(
+        &mut self,
+        id: String,
+        labels: [String; 2],
+        (ours, theirs): (Value, Value),
+        (key, target): (&'static str, f64),
+    ) {
+        let [speed, memory] = labels;
+        for (label, key, higher_is_better, target) in [
+            (speed, key, true, target),
+            (memory, "peak_rss_mb", false, 1.0),
+        ] {
+            self.rows.push(Row {
+                label,
+                ours: ours.clone(),
+                theirs: theirs.clone(),
+                key,
+                higher_is_better,
+                target,
+            });
+        }
+        let pair = json!({"charrnn": ours, "pytorch": theirs});
+        // Each figure as soon as it is measured: a run cut short still leaves them.
+        eprintln!("xtask: {id}: {pair}");
+        self.results.insert(id, pair);
     }
-    let pair = json!({"charrnn": ours, "pytorch": theirs});
-    // Each figure as soon as it is measured: a run cut short still leaves them.
-    eprintln!("xtask: {id}: {pair}");
-    results.insert(id, pair);
+
+    /// The PyTorch version the reference reported.
+    fn torch(&self) -> String {
+        self.results["train_seed"]["pytorch"]["torch"]
+            .as_str()
+            .unwrap_or("?")
+            .to_string()
+    }
+
+    /// The rows as a Markdown table of ratios against targets.
+    fn table(&self) -> String {
+        let mut table = format!(
+            "| figure | charrnn | PyTorch {} | ratio (higher = charrnn better) | target |\n|---|---|---|---|---|\n",
+            self.torch()
+        );
+        for row in &self.rows {
+            let key = row.key;
+            let r = ratio(&row.ours, &row.theirs, key, row.higher_is_better);
+            let (target_text, met) = match key {
+                "peak_rss_mb" => ("≥ 1× (≤ PyTorch)".to_string(), r >= row.target),
+                "mb_per_sec" => (
+                    "≥ 100 MB/s".to_string(),
+                    row.ours[key].as_f64().unwrap_or(0.0) >= 100.0,
+                ),
+                _ => (format!("≥ {}×", row.target), r >= row.target),
+            };
+            let _ = writeln!(
+                table,
+                "| {} | {:.0} | {:.0} | {r:.2}× {} | {target_text} |",
+                row.label,
+                row.ours[key].as_f64().unwrap_or(f64::NAN),
+                row.theirs[key].as_f64().unwrap_or(f64::NAN),
+                if met { "✓" } else { "✗" }
+            );
+        }
+        table
+    }
 }
 
 /// The run with the median `key` (the upper one of an even count), with every
@@ -439,94 +484,119 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         Some(bin) => bin.clone(),
         None => build()?,
     };
-    let python = python(args)?;
-    let data = corpus_dir();
     let work = workspace_root().join("target/bench");
     std::fs::create_dir_all(&work)?;
     let ctx = Ctx {
         bin,
-        python,
+        python: python(args)?,
         device: args.device.clone(),
         work: work.clone(),
-        data: data.clone(),
+        data: corpus_dir(),
     };
     let started = Instant::now();
-    let mut rows: Vec<Row> = Vec::new();
-    let mut results = serde_json::Map::new();
-    let repeats = args.repeats.max(1);
+    let mut report = Report::default();
     for (shape, steps) in [(&SEED, args.seed_steps), (&SMALL, args.small_steps)] {
-        let mut checkpoint = None;
-        let (ours, theirs) = alternate(
-            repeats,
-            |run| {
-                eprintln!(
-                    "xtask: training, {} config, run {run}/{repeats}: charrnn, then PyTorch",
-                    shape.name
-                );
-                let (result, saved) = ctx.ours_train(shape, steps)?;
-                checkpoint = Some(saved);
-                Ok(result)
-            },
-            || {
-                ctx.reference(
-                    "train",
-                    shape,
-                    &[
-                        "--steps".into(),
-                        steps.to_string(),
-                        "--warmup".into(),
-                        ctx.warmup(shape).to_string(),
-                    ],
-                )
-            },
-        )?;
-        let checkpoint = checkpoint.expect("at least one run");
-        add_pair(
-            &mut rows,
-            &mut results,
-            format!("train_{}", shape.name),
-            [
-                format!("train chars/s, {} config", shape.name),
-                format!("train peak RSS MB, {} config", shape.name),
-            ],
-            (ours, theirs),
-            ("chars_per_sec", 1.25),
-        );
-
-        eprintln!("xtask: sampling, {} model, {repeats} runs each", shape.name);
-        let (ours, theirs) = alternate(
-            repeats,
-            |_| ctx.ours_sample(&checkpoint, args.sample_length),
-            || {
-                ctx.reference(
-                    "sample",
-                    shape,
-                    &[
-                        "--length".into(),
-                        args.sample_length.to_string(),
-                        "--top-n".into(),
-                        "5".into(),
-                    ],
-                )
-            },
-        )?;
-        add_pair(
-            &mut rows,
-            &mut results,
-            format!("sample_{}", shape.name),
-            [
-                format!("sample chars/s (batch 1, top-5), {} model", shape.name),
-                format!("sample peak RSS MB, {} model", shape.name),
-            ],
-            (ours, theirs),
-            ("chars_per_sec", 5.0),
-        );
+        let checkpoint = bench_training(&ctx, args, shape, steps, &mut report)?;
+        bench_sampling(&ctx, args, shape, &checkpoint, &mut report)?;
     }
+    bench_encoding(&ctx, args, &mut report)?;
+
+    let machine = machine(&args.device);
+    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let date = git_date();
+    println!("\n{machine}, commit {commit}, {date}\n\n{}", report.table());
+    let json = json!({
+        "date": date,
+        "machine": machine,
+        "commit": commit,
+        "device": args.device,
+        "seconds": started.elapsed().as_secs_f64(),
+        "results": report.results,
+    });
+    let json_path = work.join("bench.json");
+    std::fs::write(&json_path, serde_json::to_string_pretty(&json)?)?;
+    eprintln!("xtask: wrote {}", json_path.display());
+    if !args.no_record {
+        record(&date, &machine, &commit, &report.torch(), &report.rows)?;
+    }
+    Ok(())
+}
+
+/// Trains `shape` with both programs, alternating; returns the checkpoint of
+/// charrnn's last run, for the sampling benchmark.
+fn bench_training(
+    ctx: &Ctx,
+    args: &BenchArgs,
+    shape: &Shape,
+    steps: u64,
+    report: &mut Report,
+) -> Result<PathBuf> {
+    let repeats = args.repeats.max(1);
+    let mut checkpoint = None;
+    let warmup = ctx.warmup(shape).to_string();
+    let (ours, theirs) = alternate(
+        repeats,
+        |run| {
+            eprintln!(
+                "xtask: training, {} config, run {run}/{repeats}: charrnn, then PyTorch",
+                shape.name
+            );
+            let (result, saved) = ctx.ours_train(shape, steps)?;
+            checkpoint = Some(saved);
+            Ok(result)
+        },
+        || {
+            let steps = steps.to_string();
+            ctx.reference("train", shape, &["--steps", &steps, "--warmup", &warmup])
+        },
+    )?;
+    report.add_pair(
+        format!("train_{}", shape.name),
+        [
+            format!("train chars/s, {} config", shape.name),
+            format!("train peak RSS MB, {} config", shape.name),
+        ],
+        (ours, theirs),
+        ("chars_per_sec", 1.25),
+    );
+    Ok(checkpoint.expect("at least one run"))
+}
+
+/// Samples from the trained `shape` model with both programs, alternating.
+fn bench_sampling(
+    ctx: &Ctx,
+    args: &BenchArgs,
+    shape: &Shape,
+    checkpoint: &Path,
+    report: &mut Report,
+) -> Result<()> {
+    let repeats = args.repeats.max(1);
+    eprintln!("xtask: sampling, {} model, {repeats} runs each", shape.name);
+    let length = args.sample_length.to_string();
+    let (ours, theirs) = alternate(
+        repeats,
+        |_| ctx.ours_sample(checkpoint, args.sample_length),
+        || ctx.reference("sample", shape, &["--length", &length, "--top-n", "5"]),
+    )?;
+    report.add_pair(
+        format!("sample_{}", shape.name),
+        [
+            format!("sample chars/s (batch 1, top-5), {} model", shape.name),
+            format!("sample peak RSS MB, {} model", shape.name),
+        ],
+        (ours, theirs),
+        ("chars_per_sec", 5.0),
+    );
+    Ok(())
+}
+
+/// Encodes a synthetic corpus with both programs.
+fn bench_encoding(ctx: &Ctx, args: &BenchArgs, report: &mut Report) -> Result<()> {
     eprintln!("xtask: encoding a {} MB synthetic corpus", args.encode_mb);
-    let synthetic = synthetic_corpus(&data, &work, args.encode_mb)?;
+    let synthetic = synthetic_corpus(&ctx.data, &ctx.work, args.encode_mb)?;
     // Both programs read it from the page cache, not from disk; each figure is
-    // the best of three runs (one run swings by 2x here right after the
-    // reference has freed gigabytes).
+    // the best of three runs (one run swings by 2x right after the reference
+    // has freed gigabytes).
     std::fs::read(&synthetic)?;
     let best_of_3 = |make: &dyn Fn() -> Command| -> Result<Value> {
         let mut best: Option<Value> = None;
@@ -553,74 +623,12 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             .arg(&synthetic);
         cmd
     })?;
-    add_pair(
-        &mut rows,
-        &mut results,
+    report.add_pair(
         "encode".into(),
         ["encoding MB/s".into(), "encoding peak RSS MB".into()],
         (ours, theirs),
         ("mb_per_sec", 1.0),
     );
-
-    let machine = machine(&args.device);
-    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "unknown".into());
-    let date = git_date();
-    let torch = results["train_seed"]["pytorch"]["torch"]
-        .as_str()
-        .unwrap_or("?")
-        .to_string();
-    let mut table = String::new();
-    writeln!(
-        table,
-        "| figure | charrnn | PyTorch {torch} | ratio (higher = charrnn better) | target |"
-    )?;
-    writeln!(table, "|---|---|---|---|---|")?;
-    for Row {
-        label,
-        ours,
-        theirs,
-        key,
-        higher_is_better,
-        target,
-    } in &rows
-    {
-        let key = *key;
-        let r = ratio(ours, theirs, key, *higher_is_better);
-        let target_text = if key == "peak_rss_mb" {
-            "≥ 1× (≤ PyTorch)".to_string()
-        } else if key == "mb_per_sec" {
-            "≥ 100 MB/s".into()
-        } else {
-            format!("≥ {target}×")
-        };
-        let met = if key == "mb_per_sec" {
-            ours[key].as_f64().unwrap_or(0.0) >= 100.0
-        } else {
-            r >= *target
-        };
-        writeln!(
-            table,
-            "| {label} | {:.0} | {:.0} | {r:.2}× {} | {target_text} |",
-            ours[key].as_f64().unwrap_or(f64::NAN),
-            theirs[key].as_f64().unwrap_or(f64::NAN),
-            if met { "✓" } else { "✗" }
-        )?;
-    }
-    println!("\n{machine}, commit {commit}, {date}\n\n{table}");
-    let report = json!({
-        "date": date,
-        "machine": machine,
-        "commit": commit,
-        "device": args.device,
-        "seconds": started.elapsed().as_secs_f64(),
-        "results": results,
-    });
-    let json_path = work.join("bench.json");
-    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)?;
-    eprintln!("xtask: wrote {}", json_path.display());
-    if !args.no_record {
-        record(&date, &machine, &commit, &torch, &rows)?;
-    }
     Ok(())
 }
 

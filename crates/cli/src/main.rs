@@ -1,6 +1,7 @@
 //! `charrnn`: train a character-level LSTM on any UTF-8 text, sample from it,
 //! evaluate it, inspect its checkpoints. A thin layer over the charrnn crates.
 
+mod advice;
 mod device;
 mod progress;
 
@@ -12,10 +13,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use burn::backend::{Autodiff, Flex};
-use charrnn_corpus::{read_text, split_train_val};
-use charrnn_model::LstmBackend;
-use charrnn_sample::{Engine, Generator, SampleOptions};
-use charrnn_train::{
+use charrnn::corpus::{read_text, split_train_val};
+use charrnn::model::LstmBackend;
+use charrnn::sample::{Engine, Generator, SampleError, SampleOptions};
+use charrnn::train::{
     bits_per_char, checkpoint, evaluate, train, RunConfig, TrainError, TrainOptions,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -180,14 +181,19 @@ fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal failure: {info}; please report this");
     }));
+    // A bad CHARRNN_SIMD is a usage error here, not a panic in the first kernel.
+    if let Err(e) = charrnn::cpu::SimdLevel::from_env() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     match run(cli.command, quiet) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if matches!(e.downcast_ref(), Some(TrainError::Interrupted { .. })) => {
-            eprintln!("{e}");
+            eprintln!("{}", advice::with_advice(e.to_string(), &e));
             ExitCode::from(130)
         }
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            eprintln!("error: {}", advice::with_advice(one_line(&e), &e));
             ExitCode::FAILURE
         }
     }
@@ -259,7 +265,7 @@ fn cmd_train(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         stop: Some(stop_on_signal()?),
         progress: bars
             .clone()
-            .map(|b| b as Arc<dyn charrnn_train::ProgressObserver>),
+            .map(|b| b as Arc<dyn charrnn::train::ProgressObserver>),
     };
     let result = match device {
         Device::Cpu => train::<Autodiff<Flex>>(&config, &options, &Default::default()),
@@ -318,6 +324,17 @@ fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
+/// A sampling error, with the flag that sets the option at fault.
+fn with_flag(e: SampleError) -> anyhow::Error {
+    match &e {
+        SampleError::Invalid(invalid) => {
+            let flag = invalid.key.replace('_', "-");
+            anyhow::anyhow!("{e}; set it with --{flag}")
+        }
+        _ => e.into(),
+    }
+}
+
 fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
     let meta = match (&args.run, &args.checkpoint) {
         (Some(run), _) => {
@@ -346,7 +363,7 @@ fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
         stop_at: args.stop_at.unwrap_or_else(|| defaults.stop_at.clone()),
     };
     let mut generator = Generator::new(Engine::from_model(&model), meta.vocab.clone())?;
-    generator.check(&options)?;
+    generator.check(&options).map_err(with_flag)?;
     tracing::info!("sampling from {}", meta.dir.display());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -441,17 +458,17 @@ fn eval_on<B: LstmBackend>(meta: &checkpoint::CheckpointMeta, ids: &[u32]) -> an
 }
 
 /// Draws `run_dir/metrics.jsonl` into `run_dir/loss.png` and `loss.svg`.
-fn plot_run(run_dir: &Path) -> anyhow::Result<charrnn_plot::PlotFiles> {
+fn plot_run(run_dir: &Path) -> anyhow::Result<charrnn::plot::PlotFiles> {
     let metrics = run_dir.join("metrics.jsonl");
-    let records = charrnn_train::read_metrics(&metrics).with_context(|| {
+    let records = charrnn::train::read_metrics(&metrics).with_context(|| {
         format!(
             "cannot read {}: give a run folder (runs/X) that has trained for a few steps",
             metrics.display()
         )
     })?;
-    let points: Vec<charrnn_plot::LossPoint> = records
+    let points: Vec<charrnn::plot::LossPoint> = records
         .iter()
-        .map(|r| charrnn_plot::LossPoint {
+        .map(|r| charrnn::plot::LossPoint {
             step: r.step,
             train_loss: r.train_loss,
             val_loss: r.val_loss,
@@ -461,7 +478,7 @@ fn plot_run(run_dir: &Path) -> anyhow::Result<charrnn_plot::PlotFiles> {
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| run_dir.display().to_string());
-    Ok(charrnn_plot::plot_losses(
+    Ok(charrnn::plot::plot_losses(
         &points,
         &format!("{name}: loss per character"),
         &run_dir.join("loss"),
@@ -476,7 +493,7 @@ fn cmd_plot(args: PlotArgs) -> anyhow::Result<()> {
 
 fn cmd_corpus(args: CorpusArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let corpus = charrnn_corpus::Corpus::load(&args.file)?;
+    let corpus = charrnn::corpus::Corpus::load(&args.file)?;
     let secs = started.elapsed().as_secs_f64();
     let bytes = std::fs::metadata(&args.file)?.len();
     let vocab = corpus.vocab();

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use charrnn_train::{ProgressObserver, StepProgress};
+use charrnn::train::{ProgressObserver, StepProgress};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The bar on screen, if any: the log writer prints around it.

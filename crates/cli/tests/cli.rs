@@ -142,6 +142,22 @@ fn smoke_run_trains_samples_and_evaluates() {
     let run = smoke_run(tmp.path());
     let run_s = run.to_str().unwrap();
 
+    // A second fresh run into the same folder is refused; the CLI says what to type.
+    let config = common::repo().join("configs/smoke.toml");
+    let out_dir = format!("train.out_dir={:?}", run_s);
+    let again = charrnn(
+        &[
+            "train",
+            "--config",
+            config.to_str().unwrap(),
+            "--set",
+            &out_dir,
+        ],
+        tmp.path(),
+    );
+    assert_fails(&again, &format!("continue it with --resume {run_s}"));
+    assert_fails(&again, "--set train.out_dir=runs/NEW");
+
     let out = charrnn(
         &[
             "sample", "--run", run_s, "--length", "40", "--prime", "KING",
@@ -388,4 +404,23 @@ fn cuda_without_a_gpu_is_a_clear_error() {
         tmp.path(),
     );
     assert_fails(&out, "--device cuda");
+}
+
+#[test]
+fn a_bad_simd_level_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("tiny.txt");
+    std::fs::write(&corpus, "hello world").unwrap();
+    let run = |level: &str| {
+        Command::new(env!("CARGO_BIN_EXE_charrnn"))
+            .args(["corpus", corpus.to_str().unwrap()])
+            .env("CHARRNN_SIMD", level)
+            .output()
+            .expect("charrnn runs")
+    };
+    assert_fails(
+        &run("avx9000"),
+        "CHARRNN_SIMD=\"avx9000\" names no SIMD level",
+    );
+    assert!(run("baseline").status.success());
 }

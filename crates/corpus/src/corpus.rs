@@ -61,7 +61,7 @@ pub const DATA_DIR_ENV: &str = "CHARRNN_DATA_DIR";
 
 /// No candidate path for a corpus exists.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("corpus not found; looked for {}: set {DATA_DIR_ENV} to the folder that holds it, or run `cargo xtask fetch-data`", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+#[error("corpus not found; looked for {}: set {DATA_DIR_ENV} to the folder that holds it", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
 pub struct CorpusNotFound {
     /// Every path tried, in order.
     pub tried: Vec<PathBuf>,

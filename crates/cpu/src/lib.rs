@@ -27,7 +27,7 @@ macro_rules! multiversion {
                     portable($($arg),*)
                 }
                 match crate::simd_level() {
-                    // SAFETY: the CPU has the features each version needs.
+                    // SAFETY: `simd_level` never names instructions the CPU lacks.
                     crate::SimdLevel::Avx512 => return unsafe { v4($($arg),*) },
                     crate::SimdLevel::Avx2 => return unsafe { v3($($arg),*) },
                     crate::SimdLevel::Baseline => {}
@@ -42,10 +42,12 @@ mod activations;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod gemv;
+mod simd;
 mod team;
 
 pub use activations::{exp, lstm_cell, lstm_cell_backward, sigmoid, softmax, tanh};
 pub use gemv::{Bf16, Weight};
+pub use simd::{rerun_tests_at_other_levels, simd_level, SimdError, SimdLevel, SIMD_ENV};
 pub use team::Team;
 
 /// A buffer that parallel tasks write in disjoint parts.
@@ -311,30 +313,6 @@ fn use_avx512(m: usize) -> bool {
     m >= 4 && simd_level() == SimdLevel::Avx512
 }
 
-/// The widest vector instructions this CPU has, of those charrnn compiles for.
-#[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SimdLevel {
-    Avx512,
-    Avx2,
-    Baseline,
-}
-
-#[cfg(target_arch = "x86_64")]
-fn simd_level() -> SimdLevel {
-    use std::sync::OnceLock;
-    static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
-    *LEVEL.get_or_init(|| {
-        if is_x86_feature_detected!("avx512f") {
-            SimdLevel::Avx512
-        } else if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            SimdLevel::Avx2
-        } else {
-            SimdLevel::Baseline
-        }
-    })
-}
-
 /// The view of a row-major `rows × cols` operand (stored transposed when `t`).
 #[cfg(target_arch = "x86_64")]
 fn view(x: &[f32], rows: usize, cols: usize, t: bool) -> avx512::View {
@@ -478,6 +456,11 @@ fn column_block(n: usize, parts: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernels_at_every_simd_level() {
+        rerun_tests_at_other_levels("kernels_at_every_simd_level");
+    }
 
     fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
         let mut out = vec![0.0; m * n];

@@ -25,26 +25,44 @@ pub struct CharRnnConfig {
     pub dropout: f64,
 }
 
-/// A [`CharRnnConfig`] value that makes no model.
+/// A setting whose value is out of range: a model size, a sampling option.
+/// Callers add where the key lives (a config section, a command-line flag).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
+pub struct InvalidValue {
     /// The offending key, e.g. `hidden_size`.
     pub key: &'static str,
+    /// The value given.
+    pub value: String,
     /// What it must be.
-    pub expected: &'static str,
+    pub expected: String,
 }
 
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} must be {}", self.key, self.expected)
+impl InvalidValue {
+    /// `key` is `value`, which is not `expected`.
+    pub fn new(key: &'static str, value: impl ToString, expected: impl Into<String>) -> Self {
+        Self {
+            key,
+            value: value.to_string(),
+            expected: expected.into(),
+        }
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::fmt::Display for InvalidValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} is {}: it must be {}",
+            self.key, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for InvalidValue {}
 
 impl CharRnnConfig {
     /// Checks that every size is positive and dropout lies in `[0, 1)`.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), InvalidValue> {
         let positive = "a whole number greater than 0";
         for (key, value) in [
             ("vocab_size", self.vocab_size),
@@ -53,17 +71,15 @@ impl CharRnnConfig {
             ("num_layers", self.num_layers),
         ] {
             if value == 0 {
-                return Err(ConfigError {
-                    key,
-                    expected: positive,
-                });
+                return Err(InvalidValue::new(key, value, positive));
             }
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(ConfigError {
-                key: "dropout",
-                expected: "in [0, 1) (the probability of dropping; keep_prob 0.5 is dropout 0.5)",
-            });
+            return Err(InvalidValue::new(
+                "dropout",
+                self.dropout,
+                "in [0, 1) (the probability of dropping; keep_prob 0.5 is dropout 0.5)",
+            ));
         }
         Ok(())
     }

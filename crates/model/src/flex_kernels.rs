@@ -18,6 +18,7 @@ use charrnn_cpu::{
 use rayon::prelude::*;
 
 use crate::backend::{AdamStep, LstmBackend, LstmCache, LstmSequence};
+use crate::{splitmix64, GOLDEN_GAMMA};
 
 fn read<const D: usize>(t: FloatTensor<Flex>) -> (Vec<f32>, [usize; D]) {
     let t = Tensor::<Flex, D>::from_primitive(TensorPrimitive::Float(t));
@@ -205,13 +206,6 @@ fn read_ids(targets: IntTensor<Flex>) -> Vec<i64> {
         .collect()
 }
 
-/// SplitMix64's output function: a well-mixed 64-bit hash of `x`.
-fn mix(mut x: u64) -> u64 {
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
 impl LstmBackend for Flex {
     /// A counter-based mask: element `i` keeps when the hash of `(seed, i)`
     /// falls below `1 - prob`, so the mask is the same however the threads
@@ -226,14 +220,14 @@ impl LstmBackend for Flex {
         let keep = 1.0 - prob;
         let threshold = (keep * (1u64 << 32) as f64) as u64;
         let scale = (1.0 / keep) as f32;
-        let key = mix(seed);
+        let key = splitmix64(seed);
         let mut mask = vec![0.0f32; shape.num_elements()];
         mask.par_chunks_mut(CHUNK)
             .enumerate()
             .for_each(|(c, chunk)| {
                 for (i, m) in chunk.iter_mut().enumerate() {
                     let index = (c * CHUNK + i) as u64;
-                    let draw = mix(key ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15)) >> 32;
+                    let draw = splitmix64(key ^ index.wrapping_mul(GOLDEN_GAMMA)) >> 32;
                     *m = if draw < threshold { scale } else { 0.0 };
                 }
             });

@@ -98,3 +98,8 @@ fn a_shared_parameter_is_copied_not_overwritten() {
     let after = held_elsewhere.into_data().to_vec::<f32>().expect("f32");
     assert_eq!(after, before, "the other holder's tensor is untouched");
 }
+
+#[test]
+fn kernels_at_every_simd_level() {
+    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+}

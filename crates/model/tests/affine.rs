@@ -89,3 +89,8 @@ fn flex_kernel_matches_portable_affine() {
         assert!(max_diff(float::<Flex, 1>(db), float(rb)) < 1e-3);
     }
 }
+
+#[test]
+fn kernels_at_every_simd_level() {
+    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+}

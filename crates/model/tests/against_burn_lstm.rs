@@ -204,3 +204,8 @@ fn flex_kernel_matches_portable_with_batch(batch: usize) {
     let d = (f2(dw) - f2(dw_ref)).abs().max().into_scalar();
     assert!(d < 1e-3, "d w_hh differs by {d}");
 }
+
+#[test]
+fn kernels_at_every_simd_level() {
+    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+}

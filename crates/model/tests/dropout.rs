@@ -52,3 +52,8 @@ fn portable_mask_has_the_same_law() {
     ));
     check_mask(&values, 0.3);
 }
+
+#[test]
+fn kernels_at_every_simd_level() {
+    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+}

@@ -101,3 +101,8 @@ fn a_scaled_loss_scales_the_gradient() {
         "gradient of 2.5 × loss differs from 2.5 × gradient by {d}"
     );
 }
+
+#[test]
+fn kernels_at_every_simd_level() {
+    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+}

@@ -1,6 +1,7 @@
 //! Priming, top-n sampling and the generation loop.
 
 use charrnn_corpus::{UnknownChar, Vocab};
+use charrnn_model::InvalidValue;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -42,32 +43,47 @@ impl Default for SampleOptions {
     }
 }
 
+impl SampleOptions {
+    /// Checks the options that do not depend on a model: the one place these
+    /// rules live (a run's config and the sampler both call it).
+    pub fn validate(&self) -> Result<(), InvalidValue> {
+        if self.prime.is_empty() {
+            return Err(InvalidValue::new(
+                "prime",
+                "empty",
+                "at least one character",
+            ));
+        }
+        if self.length == 0 {
+            return Err(InvalidValue::new("length", 0, "at least 1 character"));
+        }
+        if self.top_n == 0 {
+            return Err(InvalidValue::new("top_n", 0, "at least 1"));
+        }
+        let t = self.temperature;
+        if !(t.is_finite() && t > 0.0) {
+            return Err(InvalidValue::new(
+                "temperature",
+                t,
+                "a number greater than 0",
+            ));
+        }
+        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
+            return Err(InvalidValue::new("top_p", self.top_p, "in (0, 1]"));
+        }
+        Ok(())
+    }
+}
+
 /// Options that cannot generate anything.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SampleError {
-    /// The prime is empty.
-    #[error("the prime text is empty: give at least one character with --prime")]
-    EmptyPrime,
+    /// An option is out of range (see [`SampleOptions::validate`]).
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
     /// The prime has a character the model never saw.
     #[error("prime: {0}; use only characters of the training text")]
     UnknownPrimeChar(#[from] UnknownChar),
-    /// Nothing to generate.
-    #[error("length is 0: ask for at least one character with --length")]
-    ZeroLength,
-    /// `top_n` is 0 or larger than the vocabulary.
-    #[error("top_n is {top_n} but must be between 1 and the vocabulary size {vocab_size}")]
-    TopNOutOfRange {
-        /// The value given.
-        top_n: usize,
-        /// The model's vocabulary size.
-        vocab_size: usize,
-    },
-    /// `top_p` is outside (0, 1].
-    #[error("top_p is {0} but must be in (0, 1]")]
-    BadTopP(f64),
-    /// Temperature is not a positive finite number.
-    #[error("temperature is {0} but must be a number greater than 0")]
-    BadTemperature(f64),
     /// The vocabulary does not belong to the model.
     #[error("the vocabulary has {vocab} characters but the model expects {model}: the checkpoint's vocab.json does not belong to its weights")]
     VocabMismatch {
@@ -103,23 +119,14 @@ impl Generator {
 
     /// Checks `options` against this model; returns the prime's ids.
     pub fn check(&self, options: &SampleOptions) -> Result<Vec<u32>, SampleError> {
-        if options.prime.is_empty() {
-            return Err(SampleError::EmptyPrime);
-        }
-        if options.length == 0 {
-            return Err(SampleError::ZeroLength);
-        }
-        if options.top_n == 0 || options.top_n > self.vocab.len() {
-            return Err(SampleError::TopNOutOfRange {
-                top_n: options.top_n,
-                vocab_size: self.vocab.len(),
-            });
-        }
-        if !(options.temperature.is_finite() && options.temperature > 0.0) {
-            return Err(SampleError::BadTemperature(options.temperature));
-        }
-        if !(options.top_p > 0.0 && options.top_p <= 1.0) {
-            return Err(SampleError::BadTopP(options.top_p));
+        options.validate()?;
+        if options.top_n > self.vocab.len() {
+            return Err(InvalidValue::new(
+                "top_n",
+                options.top_n,
+                format!("at most the vocabulary size {}", self.vocab.len()),
+            )
+            .into());
         }
         Ok(self.vocab.encode(&options.prime)?)
     }

@@ -73,42 +73,70 @@ fn generation_is_seeded_and_checks_options() {
         .unwrap();
     assert_eq!(stopped, first);
 
-    let bad = |o: SampleOptions| generator.check(&o).unwrap_err();
-    assert_eq!(
-        bad(SampleOptions {
-            top_p: 0.0,
-            ..options.clone()
-        }),
-        SampleError::BadTopP(0.0)
-    );
+    let bad_key = |o: SampleOptions| match generator.check(&o).unwrap_err() {
+        SampleError::Invalid(e) => e.key,
+        other => panic!("expected an invalid option, got {other}"),
+    };
+    for (key, options) in [
+        (
+            "top_p",
+            SampleOptions {
+                top_p: 0.0,
+                ..options.clone()
+            },
+        ),
+        (
+            "top_p",
+            SampleOptions {
+                top_p: 1.5,
+                ..options.clone()
+            },
+        ),
+        (
+            "length",
+            SampleOptions {
+                length: 0,
+                ..options.clone()
+            },
+        ),
+        (
+            "top_n",
+            SampleOptions {
+                top_n: 12,
+                ..options.clone()
+            },
+        ),
+        (
+            "top_n",
+            SampleOptions {
+                top_n: 0,
+                ..options.clone()
+            },
+        ),
+        (
+            "temperature",
+            SampleOptions {
+                temperature: f64::NAN,
+                ..options.clone()
+            },
+        ),
+        (
+            "prime",
+            SampleOptions {
+                prime: String::new(),
+                ..options.clone()
+            },
+        ),
+    ] {
+        assert_eq!(bad_key(options), key);
+    }
     assert!(matches!(
-        bad(SampleOptions {
+        generator.check(&SampleOptions {
             prime: "abz".into(),
-            ..options.clone()
-        }),
-        SampleError::UnknownPrimeChar(_)
-    ));
-    assert_eq!(
-        bad(SampleOptions {
-            length: 0,
-            ..options.clone()
-        }),
-        SampleError::ZeroLength
-    );
-    assert!(matches!(
-        bad(SampleOptions {
-            top_n: 12,
-            ..options.clone()
-        }),
-        SampleError::TopNOutOfRange { .. }
-    ));
-    assert_eq!(
-        bad(SampleOptions {
-            prime: String::new(),
             ..options
         }),
-        SampleError::EmptyPrime
-    );
+        Err(SampleError::UnknownPrimeChar(_))
+    ));
 }
 
 #[test]
@@ -228,4 +256,9 @@ fn top_n_steps_give_the_exact_top_n_logits_and_skip_the_rest() {
         exact_logits < 30 * 500 / 4,
         "{exact_logits} exact logits in 30 top-5 steps of 500"
     );
+}
+
+#[test]
+fn kernels_at_every_simd_level() {
+    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
 }

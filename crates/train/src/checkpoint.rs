@@ -165,7 +165,7 @@ pub(crate) struct CheckpointFiles<'a> {
 pub(crate) fn save(
     run_dir: &Path,
     files: CheckpointFiles<'_>,
-    write_records: impl FnOnce(&Path) -> Result<(), String>,
+    write_records: impl FnOnce(&Path) -> Result<(), burn::record::RecorderError>,
 ) -> Result<PathBuf, CheckpointError> {
     let root = checkpoints_dir(run_dir);
     let werr = |path: &Path| {
@@ -182,6 +182,7 @@ pub(crate) fn save(
     let result = (|| {
         write_records(&tmp).map_err(|e| CheckpointError::Write {
             path: tmp.clone(),
+            // The recorder's error stays the source, as an I/O error's payload.
             source: std::io::Error::other(e),
         })?;
         write_synced(&tmp.join(VOCAB), files.vocab.to_json().as_bytes())?;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use charrnn_model::CharRnnConfig;
+use charrnn_model::{CharRnnConfig, InvalidValue};
 use charrnn_sample::SampleOptions;
 use serde::{Deserialize, Serialize};
 
@@ -42,7 +42,7 @@ pub enum ConfigError {
         message: String,
     },
     /// A `--set` override is malformed.
-    #[error("--set {0:?}: expected section.key=value, e.g. --set train.max_steps=100")]
+    #[error("override {0:?}: expected section.key=value, e.g. train.max_steps=100")]
     Override(String),
     /// A value is out of range.
     #[error("config key `{key}` is {value}: it must be {expected}")]
@@ -257,14 +257,9 @@ impl RunConfig {
         }
         let positive = "a whole number greater than 0";
         for (key, v) in [
-            ("model.embed_size", self.model.embed_size),
-            ("model.hidden_size", self.model.hidden_size),
-            ("model.num_layers", self.model.num_layers),
             ("train.batch_size", self.train.batch_size),
             ("train.seq_len", self.train.seq_len),
             ("train.epochs", self.train.epochs),
-            ("sample.length", self.sample.length),
-            ("sample.top_n", self.sample.top_n),
         ] {
             if v == 0 {
                 return Err(range(key, v.to_string(), positive));
@@ -273,14 +268,19 @@ impl RunConfig {
         if self.train.log_every == 0 {
             return Err(range("train.log_every", "0".into(), positive));
         }
-        let d = self.model.dropout;
-        if !(0.0..1.0).contains(&d) {
-            return Err(range(
-                "model.dropout",
-                d.to_string(),
-                "in [0, 1) (0.5 = the seed's keep_prob 0.5)",
-            ));
-        }
+        // The model's and the sampler's own rules, under their section names.
+        let in_section = |section: &str, e: InvalidValue| ConfigError::Range {
+            key: format!("{section}.{}", e.key),
+            value: e.value,
+            expected: e.expected,
+        };
+        // Any vocabulary size passes here; the corpus sets the real one.
+        self.model_config(1)
+            .validate()
+            .map_err(|e| in_section("model", e))?;
+        self.sample
+            .validate()
+            .map_err(|e| in_section("sample", e))?;
         let lr = self.train.learning_rate;
         if !(lr.is_finite() && lr > 0.0) {
             return Err(range(
@@ -307,21 +307,6 @@ impl RunConfig {
                 "train.divergence_factor",
                 df.to_string(),
                 "0 (off) or a number greater than 1",
-            ));
-        }
-        let t = self.sample.temperature;
-        if !(t.is_finite() && t > 0.0) {
-            return Err(range(
-                "sample.temperature",
-                t.to_string(),
-                "a number greater than 0",
-            ));
-        }
-        if self.sample.prime.is_empty() {
-            return Err(range(
-                "sample.prime",
-                "empty".into(),
-                "at least one character",
             ));
         }
         Ok(())
@@ -458,6 +443,8 @@ mod tests {
         for (o, key) in [
             ("model.hidden_size=0", "model.hidden_size"),
             ("model.dropout=1.0", "model.dropout"),
+            ("sample.top_p=1.5", "sample.top_p"),
+            ("sample.top_n=0", "sample.top_n"),
             ("train.learning_rate=0", "train.learning_rate"),
             ("data.val_fraction=1.5", "data.val_fraction"),
             ("data.val_fraction=0", "data.val_fraction"),

@@ -12,7 +12,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use charrnn_batch::{Batcher, TooShort};
 use charrnn_corpus::{split_train_val, Corpus, CorpusError, Vocab};
-use charrnn_model::{CharRnn, LayerState, LstmBackend, ModelState};
+use charrnn_model::{CharRnn, CharRnnConfig, LayerState, LstmBackend, ModelState};
 use tracing::info;
 
 use crate::adam::FusedAdam;
@@ -69,7 +69,7 @@ pub enum TrainError {
         last_good: Option<PathBuf>,
     },
     /// A stop was requested (Ctrl-C, SIGTERM); a checkpoint was written first.
-    #[error("interrupted at step {step}; checkpoint {} written; continue with: charrnn train --resume {}", checkpoint.display(), run_dir.display())]
+    #[error("interrupted at step {step}; checkpoint {} written; the run in {} can be resumed", checkpoint.display(), run_dir.display())]
     Interrupted {
         /// Steps taken.
         step: u64,
@@ -79,7 +79,7 @@ pub enum TrainError {
         run_dir: PathBuf,
     },
     /// A new run would write into a folder that holds another run's checkpoints.
-    #[error("run folder {} already holds checkpoints (newest: {newest}); continue it with --resume {}, or train into another folder with --set train.out_dir=runs/NEW", run_dir.display(), run_dir.display())]
+    #[error("run folder {} already holds checkpoints (newest: {newest}); resume that run, or train into another folder (train.out_dir)", run_dir.display())]
     RunExists {
         /// The run folder.
         run_dir: PathBuf,
@@ -168,10 +168,7 @@ type Optim<B> = burn::optim::adaptor::OptimizerAdaptor<FusedAdam, CharRnn<B>, B>
 /// Dropout masks are a function of (seed, step) alone, so a resumed run draws the
 /// same masks as an uninterrupted one.
 fn step_seed(seed: u64, step: u64) -> u64 {
-    let mut x = seed ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
+    charrnn_model::splitmix64(seed ^ step.wrapping_mul(charrnn_model::GOLDEN_GAMMA))
 }
 
 fn state_to_vec<B: Backend>(state: &ModelState<B>) -> Vec<f32> {
@@ -211,15 +208,6 @@ fn state_from_vec<B: Backend>(v: &[f32], shape: [usize; 4], device: &B::Device) 
 /// True on every `n`-th step; never when `n` is 0 ("off").
 fn every(step: u64, n: u64) -> bool {
     n > 0 && step.is_multiple_of(n)
-}
-
-/// Records a validation loss; remembers the step when it is the best so far.
-fn record_validation(state: &mut TrainerState, val_loss: f64, best_step: &mut Option<u64>) {
-    state.val_loss = Some(val_loss);
-    if state.best_val_loss.is_none_or(|best| val_loss < best) {
-        state.best_val_loss = Some(val_loss);
-        *best_step = Some(state.step);
-    }
 }
 
 /// Appends a short sample from the `[sample]` settings to `run_dir/samples.txt`.
@@ -273,55 +261,57 @@ where
     B: AutodiffBackend + LstmBackend,
     B::InnerBackend: LstmBackend,
 {
-    let resume: Option<CheckpointMeta> = match &options.resume {
+    let resume = match &options.resume {
         Some(path) => Some(checkpoint::load_meta(path)?),
         None => None,
     };
+    let (corpus_path, corpus) = load_corpus(config, options, resume.as_ref())?;
+    let data = TrainingData::split(config, &corpus)?;
+    let run_dir = prepare_run_dir(config, resume.as_ref())?;
+    let mut trainer = Trainer::<B>::new(config, options, device, data, run_dir)?;
+    if let Some(meta) = &resume {
+        trainer.restore(meta)?;
+    }
+    trainer.open_logs(resume.as_ref())?;
+    trainer.announce(&corpus_path, &corpus);
+    trainer.run()
+}
+
+/// Loads the corpus; on resume, checks it still has the checkpoint's vocabulary.
+fn load_corpus(
+    config: &RunConfig,
+    options: &TrainOptions,
+    resume: Option<&CheckpointMeta>,
+) -> Result<(PathBuf, Corpus), TrainError> {
     let corpus_path = config.resolve_corpus(&options.config_dir)?;
     let corpus = Corpus::load(&corpus_path)?;
-    let vocab: Vocab = corpus.vocab().clone();
-    if let Some(meta) = &resume {
-        if meta.vocab != vocab {
+    if let Some(meta) = resume {
+        if meta.vocab != *corpus.vocab() {
             return Err(TrainError::VocabChanged {
                 corpus: corpus_path,
-                now: vocab.len(),
+                now: corpus.vocab().len(),
                 then: meta.vocab.len(),
             });
         }
     }
-    let (train_ids, val_ids) = split_train_val(corpus.ids(), config.data.val_fraction);
-    let tc = &config.train;
-    let batcher = Batcher::new(train_ids, tc.batch_size, tc.seq_len).map_err(|source| {
-        TrainError::TooShort {
-            part: "training text:",
-            source,
-        }
-    })?;
-    if val_ids.len() < 2 {
-        return Err(TrainError::TooShort {
-            part: "validation text:",
-            source: TooShort {
-                len: val_ids.len(),
-                batch_size: 1,
-                seq_len: 1,
-                needed: 2,
-            },
-        });
-    }
+    Ok((corpus_path, corpus))
+}
 
-    let run_dir = match &resume {
+/// The run folder: the resumed checkpoint's, or `train.out_dir` for a fresh run,
+/// which must not hold another run's checkpoints.
+fn prepare_run_dir(
+    config: &RunConfig,
+    resume: Option<&CheckpointMeta>,
+) -> Result<PathBuf, TrainError> {
+    let out_dir = &config.train.out_dir;
+    let run_dir = match resume {
         // A checkpoint lives in run_dir/checkpoints/step-N.
         Some(meta) => meta
             .dir
             .parent()
             .and_then(Path::parent)
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| tc.out_dir.clone()),
-        None => tc.out_dir.clone(),
-    };
-    let run_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| TrainError::RunDir { path, source }
+            .map_or_else(|| out_dir.clone(), Path::to_path_buf),
+        None => out_dir.clone(),
     };
     if resume.is_none() {
         // A fresh run would overwrite these checkpoints step by step.
@@ -329,33 +319,201 @@ where
             return Err(TrainError::RunExists { run_dir, newest });
         }
     }
-    std::fs::create_dir_all(&run_dir).map_err(run_err(&run_dir))?;
+    std::fs::create_dir_all(&run_dir).map_err(run_dir_error(&run_dir))?;
+    Ok(run_dir)
+}
 
-    let model_config = config.model_config(vocab.len());
-    B::seed(device, tc.seed);
-    let mut model: CharRnn<B> = model_config.init(device);
-    let mut optim: Optim<B> = FusedAdam::new(1e-8).init();
-    let mut state = TrainerState {
-        format: checkpoint::FORMAT_VERSION,
-        step: 0,
-        epoch: 0,
-        batch: 0,
-        train_loss: None,
-        val_loss: None,
-        elapsed_sec: 0.0,
-        device: options.device_label.clone(),
-        hidden_shape: [
-            model_config.num_layers,
-            2,
-            tc.batch_size,
-            model_config.hidden_size,
-        ],
-        first_loss: None,
-        best_val_loss: None,
-    };
-    let mut hidden = ModelState::<B>::zeros(&model_config, tc.batch_size, device);
-    if let Some(meta) = &resume {
-        model = checkpoint::load_model::<B>(meta, device)?;
+fn run_dir_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError {
+    let path = path.to_path_buf();
+    move |source| TrainError::RunDir { path, source }
+}
+
+/// The corpus split into training batches and validation text.
+struct TrainingData<'a> {
+    vocab: Vocab,
+    batcher: Batcher<'a>,
+    val_ids: &'a [u32],
+}
+
+impl<'a> TrainingData<'a> {
+    fn split(config: &RunConfig, corpus: &'a Corpus) -> Result<Self, TrainError> {
+        let (train_ids, val_ids) = split_train_val(corpus.ids(), config.data.val_fraction);
+        let tc = &config.train;
+        let batcher = Batcher::new(train_ids, tc.batch_size, tc.seq_len).map_err(|source| {
+            TrainError::TooShort {
+                part: "training text:",
+                source,
+            }
+        })?;
+        if val_ids.len() < 2 {
+            return Err(TrainError::TooShort {
+                part: "validation text:",
+                source: TooShort {
+                    len: val_ids.len(),
+                    batch_size: 1,
+                    seq_len: 1,
+                    needed: 2,
+                },
+            });
+        }
+        // The samples written during training draw among sample.top_n characters.
+        let vocab_size = corpus.vocab().len();
+        if config.sample.top_n > vocab_size {
+            return Err(ConfigError::Range {
+                key: "sample.top_n".into(),
+                value: config.sample.top_n.to_string(),
+                expected: format!("at most the corpus's vocabulary size {vocab_size}"),
+            }
+            .into());
+        }
+        Ok(Self {
+            vocab: corpus.vocab().clone(),
+            batcher,
+            val_ids,
+        })
+    }
+}
+
+/// Throughput counts training steps only: validation and checkpoints are not
+/// training speed.
+struct Clock {
+    started: Instant,
+    /// Training time of the run before this process (on resume).
+    base_elapsed: f64,
+    interval_train_sec: f64,
+    interval_steps: u64,
+}
+
+impl Clock {
+    fn new(base_elapsed: f64) -> Self {
+        Self {
+            started: Instant::now(),
+            base_elapsed,
+            interval_train_sec: 0.0,
+            interval_steps: 0,
+        }
+    }
+
+    fn elapsed(&self) -> f64 {
+        self.base_elapsed + self.started.elapsed().as_secs_f64()
+    }
+
+    /// `(seconds per step, characters per second)` since the last call.
+    fn take_interval(&mut self, chars_per_step: usize) -> (f64, f64) {
+        let secs = self.interval_train_sec;
+        let steps = self.interval_steps.max(1) as f64;
+        let chars_per_sec = chars_per_step as f64 * self.interval_steps as f64 / secs.max(1e-9);
+        self.interval_train_sec = 0.0;
+        self.interval_steps = 0;
+        (secs / steps, chars_per_sec)
+    }
+}
+
+/// What one step produced, for the bookkeeping after it.
+struct StepOutcome {
+    loss: f64,
+    lr: f64,
+    started: Instant,
+}
+
+/// One training run: the model, its optimizer and where the run stands. Each
+/// phase of a run is a method.
+struct Trainer<'a, B>
+where
+    B: AutodiffBackend + LstmBackend,
+    B::InnerBackend: LstmBackend,
+{
+    config: &'a RunConfig,
+    options: &'a TrainOptions,
+    device: &'a B::Device,
+    data: TrainingData<'a>,
+    run_dir: PathBuf,
+    model_config: CharRnnConfig,
+    /// Taken out only while the optimizer updates it in place.
+    model: Option<CharRnn<B>>,
+    optim: Optim<B>,
+    state: TrainerState,
+    hidden: ModelState<B>,
+    metrics: Option<MetricsLog>,
+    total_steps: u64,
+    clock: Clock,
+    last_saved: Option<(PathBuf, u64)>,
+    last_eval_step: Option<u64>,
+    best_step: Option<u64>,
+}
+
+impl<'a, B> Trainer<'a, B>
+where
+    B: AutodiffBackend + LstmBackend,
+    B::InnerBackend: LstmBackend,
+{
+    /// A fresh model and optimizer, seeded from the config.
+    fn new(
+        config: &'a RunConfig,
+        options: &'a TrainOptions,
+        device: &'a B::Device,
+        data: TrainingData<'a>,
+        run_dir: PathBuf,
+    ) -> Result<Self, TrainError> {
+        let tc = &config.train;
+        let model_config = config.model_config(data.vocab.len());
+        B::seed(device, tc.seed);
+        let model: CharRnn<B> = model_config.init(device);
+        let state = TrainerState {
+            format: checkpoint::FORMAT_VERSION,
+            step: 0,
+            epoch: 0,
+            batch: 0,
+            train_loss: None,
+            val_loss: None,
+            elapsed_sec: 0.0,
+            device: options.device_label.clone(),
+            hidden_shape: [
+                model_config.num_layers,
+                2,
+                tc.batch_size,
+                model_config.hidden_size,
+            ],
+            first_loss: None,
+            best_val_loss: None,
+        };
+        let all = (tc.epochs * data.batcher.num_batches()) as u64;
+        let total_steps = if tc.max_steps > 0 {
+            all.min(tc.max_steps)
+        } else {
+            all
+        };
+        Ok(Self {
+            hidden: ModelState::zeros(&model_config, tc.batch_size, device),
+            config,
+            options,
+            device,
+            data,
+            run_dir,
+            model_config,
+            model: Some(model),
+            optim: FusedAdam::new(1e-8).init(),
+            state,
+            metrics: None,
+            total_steps,
+            clock: Clock::new(0.0),
+            last_saved: None,
+            last_eval_step: None,
+            best_step: None,
+        })
+    }
+
+    fn model(&self) -> &CharRnn<B> {
+        self.model
+            .as_ref()
+            .expect("the model is in place between steps")
+    }
+
+    /// Continues from a checkpoint: weights, Adam moments, hidden state and
+    /// where the run stood.
+    fn restore(&mut self, meta: &CheckpointMeta) -> Result<(), TrainError> {
+        let device = self.device;
+        self.model = Some(checkpoint::load_model::<B>(meta, device)?);
         let record = checkpoint::recorder()
             .load(checkpoint::optimizer_path(&meta.dir), device)
             .map_err(|e| CheckpointError::Damaged {
@@ -365,267 +523,308 @@ where
                     checkpoint::first_line(&e)
                 ),
             })?;
-        optim = optim.load_record(record);
-        if meta.state.hidden_shape != state.hidden_shape {
+        self.optim = FusedAdam::new(1e-8).init().load_record(record);
+        if meta.state.hidden_shape != self.state.hidden_shape {
             return Err(CheckpointError::Damaged {
                 path: meta.dir.clone(),
                 reason: "its hidden state does not match train.batch_size".into(),
             }
             .into());
         }
-        hidden = state_from_vec(&checkpoint::load_hidden(meta)?, state.hidden_shape, device);
-        state = TrainerState {
-            device: options.device_label.clone(),
+        let hidden = checkpoint::load_hidden(meta)?;
+        self.hidden = state_from_vec(&hidden, self.state.hidden_shape, device);
+        self.state = TrainerState {
+            device: self.options.device_label.clone(),
             ..meta.state.clone()
         };
+        self.clock = Clock::new(self.state.elapsed_sec);
+        self.last_saved = Some((meta.dir.clone(), meta.state.step));
         info!(
             "resuming from {} at step {} (epoch {}, batch {})",
             meta.dir.display(),
-            state.step,
-            state.epoch + 1,
-            state.batch
+            self.state.step,
+            self.state.epoch + 1,
+            self.state.batch
+        );
+        Ok(())
+    }
+
+    /// Writes the run's config and opens its metrics log (appending on resume).
+    fn open_logs(&mut self, resume: Option<&CheckpointMeta>) -> Result<(), TrainError> {
+        let run_err = run_dir_error(&self.run_dir);
+        std::fs::write(self.run_dir.join("config.toml"), self.config.to_toml()).map_err(run_err)?;
+        let metrics = MetricsLog::open(&self.run_dir, resume.map(|m| m.state.step))
+            .map_err(run_dir_error(&self.run_dir))?;
+        self.metrics = Some(metrics);
+        Ok(())
+    }
+
+    fn announce(&self, corpus_path: &Path, corpus: &Corpus) {
+        let (train, val) = split_train_val(corpus.ids(), self.config.data.val_fraction);
+        info!(
+            "training on {} ({} chars, vocab {}, {} train / {} val), {} params, {} batches/epoch, {} steps",
+            corpus_path.display(),
+            corpus.len(),
+            self.data.vocab.len(),
+            train.len(),
+            val.len(),
+            self.model_config.num_params(),
+            self.data.batcher.num_batches(),
+            self.total_steps
         );
     }
-    std::fs::write(run_dir.join("config.toml"), config.to_toml()).map_err(run_err(&run_dir))?;
-    let mut metrics = MetricsLog::open(&run_dir, resume.as_ref().map(|m| m.state.step))
-        .map_err(run_err(&run_dir))?;
 
-    let num_batches = batcher.num_batches();
-    let total_steps = {
-        let all = (tc.epochs * num_batches) as u64;
-        if tc.max_steps > 0 {
-            all.min(tc.max_steps)
-        } else {
-            all
+    /// The epochs, then a final validation and checkpoint.
+    fn run(mut self) -> Result<TrainSummary, TrainError> {
+        let num_batches = self.data.batcher.num_batches();
+        let tc = &self.config.train;
+        'epochs: while self.state.epoch < tc.epochs {
+            if self.state.batch == 0 {
+                // Each epoch starts from a zero state, as in the seed notebook.
+                self.hidden = ModelState::zeros(&self.model_config, tc.batch_size, self.device);
+            }
+            while self.state.batch < num_batches {
+                if tc.max_steps > 0 && self.state.step >= tc.max_steps {
+                    break 'epochs;
+                }
+                let outcome = self.step()?;
+                self.after_step(&outcome)?;
+            }
+            self.state.epoch += 1;
+            self.state.batch = 0;
         }
-    };
-    info!(
-        "training on {} ({} chars, vocab {}, {} train / {} val), {} params, {} batches/epoch, {} steps",
-        corpus_path.display(),
-        corpus.len(),
-        vocab.len(),
-        train_ids.len(),
-        val_ids.len(),
-        model_config.num_params(),
-        num_batches,
-        total_steps
-    );
+        self.finish()
+    }
 
-    let tokens_per_step = (tc.batch_size * tc.seq_len) as f64;
-    let started = Instant::now();
-    let base_elapsed = state.elapsed_sec;
-    // Throughput counts training steps only: validation and checkpoints are not
-    // training speed.
-    let mut interval_train_sec = 0.0f64;
-    let mut interval_steps = 0u64;
-    let mut last_saved = resume.as_ref().map(|m| m.dir.clone());
-    let mut last_saved_step = resume.as_ref().map(|m| m.state.step);
-    let mut last_eval_step = None;
-    let mut best_step = None;
+    /// One optimisation step on the next batch.
+    fn step(&mut self) -> Result<StepOutcome, TrainError> {
+        let tc = &self.config.train;
+        let started = Instant::now();
+        B::seed(self.device, step_seed(tc.seed, self.state.step));
+        let batch = self.data.batcher.batch(self.state.batch);
+        let (inputs, targets) = batch_tensors::<B>(&batch, self.device);
+        let hidden = std::mem::replace(&mut self.hidden, ModelState { layers: Vec::new() });
+        let (logits, next) = self.model().forward(inputs, hidden);
+        let loss = self.model().loss(logits, targets);
+        let loss_value = loss.clone().into_scalar().elem::<f64>();
+        self.check_divergence(loss_value)?;
+        let mut grads = GradientsParams::from_grads(loss.backward(), self.model());
+        clip_global_norm::<B, _>(self.model(), &mut grads, tc.grad_clip);
+        let lr = self
+            .config
+            .learning_rate(self.state.step, self.state.epoch, self.total_steps);
+        // Moved, not cloned: the fused Adam updates parameters it owns in place.
+        let model = self
+            .model
+            .take()
+            .expect("the model is in place between steps");
+        self.model = Some(self.optim.step(lr, model, grads));
+        self.hidden = next.detach();
 
-    let save = |model: &CharRnn<B>,
-                optim: &Optim<B>,
-                state: &TrainerState,
-                hidden: &ModelState<B>,
-                is_best: bool|
-     -> Result<PathBuf, TrainError> {
-        let hidden = state_to_vec(hidden);
+        self.state.step += 1;
+        self.state.batch += 1;
+        self.state.train_loss = Some(loss_value);
+        self.state.elapsed_sec = self.clock.elapsed();
+        self.clock.interval_steps += 1;
+        self.clock.interval_train_sec += started.elapsed().as_secs_f64();
+        Ok(StepOutcome {
+            loss: loss_value,
+            lr,
+            started,
+        })
+    }
+
+    /// Stops the run, before anything of the bad step is saved, when the loss
+    /// is not finite or has grown past `divergence_factor` × the first loss.
+    fn check_divergence(&mut self, loss: f64) -> Result<(), TrainError> {
+        let factor = self.config.train.divergence_factor;
+        let first = *self.state.first_loss.get_or_insert(loss);
+        let why = if !loss.is_finite() {
+            "not a finite number".to_string()
+        } else if factor > 0.0 && loss > factor * first {
+            format!("more than train.divergence_factor = {factor} times the first loss {first:.4}")
+        } else {
+            return Ok(());
+        };
+        Err(TrainError::Diverged {
+            step: self.state.step + 1,
+            loss,
+            why,
+            last_good: self.last_saved.as_ref().map(|(dir, _)| dir.clone()),
+        })
+    }
+
+    /// Validation, progress, logs, checkpoints and samples due after a step;
+    /// then honours a stop request.
+    fn after_step(&mut self, outcome: &StepOutcome) -> Result<(), TrainError> {
+        let tc = &self.config.train;
+        let step = self.state.step;
+        let at_end = step == self.total_steps;
+        let val_loss = if every(step, tc.eval_every) || at_end {
+            Some(self.validate()?)
+        } else {
+            None
+        };
+        self.report_progress(outcome, val_loss);
+        if every(step, tc.log_every) || val_loss.is_some() || at_end {
+            self.log_step(outcome, val_loss)?;
+        }
+        let stop_requested = self
+            .options
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::SeqCst));
+        if every(step, tc.save_every) || stop_requested {
+            self.save()?;
+        }
+        if every(step, tc.sample_every) {
+            write_sample(
+                &self.run_dir,
+                &self.model().valid(),
+                &self.data.vocab,
+                self.config,
+                step,
+                val_loss,
+            )
+            .map_err(run_dir_error(&self.run_dir))?;
+        }
+        match (&self.last_saved, stop_requested) {
+            (Some((checkpoint, _)), true) => Err(TrainError::Interrupted {
+                step,
+                checkpoint: checkpoint.clone(),
+                run_dir: self.run_dir.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn report_progress(&self, outcome: &StepOutcome, val_loss: Option<f64>) {
+        let Some(observer) = &self.options.progress else {
+            return;
+        };
+        let tc = &self.config.train;
+        observer.on_step(&StepProgress {
+            step: self.state.step,
+            total_steps: self.total_steps,
+            epoch: self.state.epoch + 1,
+            epochs: tc.epochs,
+            batch: self.state.batch,
+            batches: self.data.batcher.num_batches(),
+            loss: outcome.loss,
+            val_loss,
+            chars_per_step: tc.batch_size * tc.seq_len,
+            step_sec: outcome.started.elapsed().as_secs_f64(),
+        });
+    }
+
+    /// One metrics record and one log line.
+    fn log_step(&mut self, outcome: &StepOutcome, val_loss: Option<f64>) -> Result<(), TrainError> {
+        let tc = &self.config.train;
+        let (sec_per_step, chars_per_sec) = self.clock.take_interval(tc.batch_size * tc.seq_len);
+        let state = &self.state;
+        let record = MetricsRecord::new(
+            state.step,
+            state.epoch + 1,
+            outcome.loss,
+            val_loss,
+            outcome.lr,
+            chars_per_sec,
+            state.elapsed_sec,
+        );
+        let metrics = self
+            .metrics
+            .as_mut()
+            .expect("logs are opened before the run");
+        metrics
+            .write(&record)
+            .map_err(run_dir_error(metrics.path()))?;
+        let val = val_loss.map_or(String::new(), |v| {
+            format!("  val {v:.4} ({:.3} bits/char)", bits_per_char(v))
+        });
+        info!(
+            "epoch {}/{}  step {}/{}  loss {:.4} ({:.3} bits/char){}  lr {:.2e}  {:.3} s/batch  {:.0} chars/s",
+            state.epoch + 1,
+            tc.epochs,
+            state.step,
+            self.total_steps,
+            outcome.loss,
+            bits_per_char(outcome.loss),
+            val,
+            outcome.lr,
+            sec_per_step,
+            chars_per_sec
+        );
+        Ok(())
+    }
+
+    /// The validation loss now; remembers the step when it is the best so far.
+    fn validate(&mut self) -> Result<f64, TrainError> {
+        let tc = &self.config.train;
+        let loss = evaluate(
+            &self.model().valid(),
+            self.data.val_ids,
+            tc.batch_size,
+            tc.seq_len,
+            self.device,
+        )
+        .map_err(|source| TrainError::TooShort {
+            part: "validation text:",
+            source,
+        })?;
+        let state = &mut self.state;
+        state.val_loss = Some(loss);
+        if state.best_val_loss.is_none_or(|best| loss < best) {
+            state.best_val_loss = Some(loss);
+            self.best_step = Some(state.step);
+        }
+        self.last_eval_step = Some(state.step);
+        Ok(loss)
+    }
+
+    /// Writes a checkpoint of the current step.
+    fn save(&mut self) -> Result<PathBuf, TrainError> {
+        let (model, optim) = (self.model(), &self.optim);
+        let hidden = state_to_vec(&self.hidden);
         let dir = checkpoint::save(
-            &run_dir,
+            &self.run_dir,
             CheckpointFiles {
-                config,
-                vocab: &vocab,
-                state,
+                config: self.config,
+                vocab: &self.data.vocab,
+                state: &self.state,
                 hidden: &hidden,
-                is_best,
-                keep_last: tc.keep_last,
+                is_best: self.best_step == Some(self.state.step),
+                keep_last: self.config.train.keep_last,
             },
             |tmp| {
                 let rec = checkpoint::recorder();
-                model
-                    .clone()
-                    .save_file(checkpoint::model_path(tmp), &rec)
-                    .map_err(|e| e.to_string())?;
+                model.clone().save_file(checkpoint::model_path(tmp), &rec)?;
                 rec.record(optim.to_record(), checkpoint::optimizer_path(tmp))
-                    .map_err(|e| e.to_string())
             },
         )?;
         info!("saved checkpoint {}", dir.display());
+        self.last_saved = Some((dir.clone(), self.state.step));
         Ok(dir)
-    };
-    let validate = |model: &CharRnn<B>| -> Result<f64, TrainError> {
-        evaluate(&model.valid(), val_ids, tc.batch_size, tc.seq_len, device).map_err(|source| {
-            TrainError::TooShort {
-                part: "validation text:",
-                source,
-            }
+    }
+
+    /// Validates and checkpoints the last step unless that was done already.
+    fn finish(mut self) -> Result<TrainSummary, TrainError> {
+        if self.last_eval_step != Some(self.state.step) {
+            let loss = self.validate()?;
+            info!("final validation loss {loss:.4}");
+        }
+        let checkpoint = match &self.last_saved {
+            Some((dir, step)) if *step == self.state.step => dir.clone(),
+            _ => self.save()?,
+        };
+        Ok(TrainSummary {
+            run_dir: self.run_dir,
+            checkpoint,
+            step: self.state.step,
+            train_loss: self.state.train_loss,
+            val_loss: self.state.val_loss,
+            elapsed_sec: self.state.elapsed_sec,
         })
-    };
-
-    'epochs: while state.epoch < tc.epochs {
-        if state.batch >= num_batches {
-            state.epoch += 1;
-            state.batch = 0;
-            continue;
-        }
-        if state.batch == 0 {
-            // Each epoch starts from a zero state, as in the seed notebook.
-            hidden = ModelState::zeros(&model_config, tc.batch_size, device);
-        }
-        while state.batch < num_batches {
-            if tc.max_steps > 0 && state.step >= tc.max_steps {
-                break 'epochs;
-            }
-            let step_started = Instant::now();
-            B::seed(device, step_seed(tc.seed, state.step));
-            let (inputs, targets) = batch_tensors::<B>(&batcher.batch(state.batch), device);
-            let (logits, next) = model.forward(inputs, hidden);
-            let loss = model.loss(logits, targets);
-            let loss_value = loss.clone().into_scalar().elem::<f64>();
-            let first = *state.first_loss.get_or_insert(loss_value);
-            let why = if !loss_value.is_finite() {
-                Some("not a finite number".to_string())
-            } else if tc.divergence_factor > 0.0 && loss_value > tc.divergence_factor * first {
-                Some(format!(
-                    "more than train.divergence_factor = {} times the first loss {first:.4}",
-                    tc.divergence_factor
-                ))
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                return Err(TrainError::Diverged {
-                    step: state.step + 1,
-                    loss: loss_value,
-                    why,
-                    last_good: last_saved.clone(),
-                });
-            }
-            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-            clip_global_norm::<B, _>(&model, &mut grads, tc.grad_clip);
-            let lr = config.learning_rate(state.step, state.epoch, total_steps);
-            model = optim.step(lr, model, grads);
-            hidden = next.detach();
-
-            state.step += 1;
-            state.batch += 1;
-            state.train_loss = Some(loss_value);
-            state.elapsed_sec = base_elapsed + started.elapsed().as_secs_f64();
-            interval_steps += 1;
-            interval_train_sec += step_started.elapsed().as_secs_f64();
-
-            let at_end = state.step == total_steps;
-            let mut val_loss = None;
-            if every(state.step, tc.eval_every) || at_end {
-                let v = validate(&model)?;
-                record_validation(&mut state, v, &mut best_step);
-                val_loss = Some(v);
-                last_eval_step = Some(state.step);
-            }
-            if let Some(observer) = &options.progress {
-                observer.on_step(&StepProgress {
-                    step: state.step,
-                    total_steps,
-                    epoch: state.epoch + 1,
-                    epochs: tc.epochs,
-                    batch: state.batch,
-                    batches: num_batches,
-                    loss: loss_value,
-                    val_loss,
-                    chars_per_step: tc.batch_size * tc.seq_len,
-                    step_sec: step_started.elapsed().as_secs_f64(),
-                });
-            }
-            if every(state.step, tc.log_every) || val_loss.is_some() || at_end {
-                let secs = interval_train_sec;
-                let chars_per_sec = tokens_per_step * interval_steps as f64 / secs.max(1e-9);
-                let record = MetricsRecord::new(
-                    state.step,
-                    state.epoch + 1,
-                    loss_value,
-                    val_loss,
-                    lr,
-                    chars_per_sec,
-                    state.elapsed_sec,
-                );
-                metrics.write(&record).map_err(run_err(metrics.path()))?;
-                let val = val_loss.map_or(String::new(), |v| {
-                    format!("  val {v:.4} ({:.3} bits/char)", bits_per_char(v))
-                });
-                info!(
-                    "epoch {}/{}  step {}/{}  loss {:.4} ({:.3} bits/char){}  lr {:.2e}  {:.3} s/batch  {:.0} chars/s",
-                    state.epoch + 1,
-                    tc.epochs,
-                    state.step,
-                    total_steps,
-                    loss_value,
-                    bits_per_char(loss_value),
-                    val,
-                    lr,
-                    secs / interval_steps as f64,
-                    chars_per_sec
-                );
-                interval_train_sec = 0.0;
-                interval_steps = 0;
-            }
-            let stop_requested = options
-                .stop
-                .as_ref()
-                .is_some_and(|s| s.load(Ordering::SeqCst));
-            if every(state.step, tc.save_every) || stop_requested {
-                let is_best = best_step == Some(state.step);
-                last_saved = Some(save(&model, &optim, &state, &hidden, is_best)?);
-                last_saved_step = Some(state.step);
-            }
-            if every(state.step, tc.sample_every) {
-                write_sample(
-                    &run_dir,
-                    &model.valid(),
-                    &vocab,
-                    config,
-                    state.step,
-                    val_loss,
-                )
-                .map_err(run_err(&run_dir))?;
-            }
-            if stop_requested {
-                return Err(TrainError::Interrupted {
-                    step: state.step,
-                    checkpoint: last_saved.clone().expect("saved just above"),
-                    run_dir: run_dir.clone(),
-                });
-            }
-        }
-        state.epoch += 1;
-        state.batch = 0;
     }
-
-    if last_eval_step != Some(state.step) {
-        let v = validate(&model)?;
-        record_validation(&mut state, v, &mut best_step);
-        info!(
-            "final validation loss {:.4}",
-            state.val_loss.unwrap_or(f64::NAN)
-        );
-    }
-    let checkpoint = match (last_saved, last_saved_step) {
-        (Some(dir), Some(step)) if step == state.step => dir,
-        _ => save(
-            &model,
-            &optim,
-            &state,
-            &hidden,
-            best_step == Some(state.step),
-        )?,
-    };
-    Ok(TrainSummary {
-        run_dir,
-        checkpoint,
-        step: state.step,
-        train_loss: state.train_loss,
-        val_loss: state.val_loss,
-        elapsed_sec: state.elapsed_sec,
-    })
 }
 
 #[cfg(test)]

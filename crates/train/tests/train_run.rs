@@ -334,7 +334,7 @@ fn a_new_run_never_overwrites_another_runs_checkpoints() {
     let again = common::smoke_config(tmp.path(), &["train.max_steps=10", "train.seed=8"]);
     let err = train::<B>(&again, &options(None), &Default::default()).unwrap_err();
     assert!(matches!(err, TrainError::RunExists { ref newest, .. } if newest == "step-000010"));
-    assert!(err.to_string().contains("--resume"), "{err}");
+    assert!(err.to_string().contains("resume that run"), "{err}");
     assert_eq!(
         std::fs::read(&model).unwrap(),
         before,

@@ -1,0 +1,61 @@
+//! What to type next: the libraries say what went wrong in their own terms, and
+//! the command line adds the flag or command that fixes it.
+
+use charrnn::corpus::{CorpusError, CorpusNotFound};
+use charrnn::train::{ConfigError, TrainError};
+
+/// The command-line fix for an error, if there is one to suggest.
+pub fn what_to_type(e: &anyhow::Error) -> Option<String> {
+    e.chain().find_map(|cause| {
+        if let Some(e) = cause.downcast_ref::<TrainError>() {
+            return for_train(e);
+        }
+        if let Some(e) = cause.downcast_ref::<ConfigError>() {
+            return for_config(e);
+        }
+        if cause.is::<CorpusNotFound>() {
+            return Some(FETCH_DATA.into());
+        }
+        match cause.downcast_ref::<CorpusError>() {
+            Some(CorpusError::NotFound { .. }) => Some(FETCH_DATA.into()),
+            _ => None,
+        }
+    })
+}
+
+const FETCH_DATA: &str = "`cargo xtask fetch-data` downloads the standard corpora into data/";
+
+fn for_train(e: &TrainError) -> Option<String> {
+    match e {
+        TrainError::Interrupted { run_dir, .. } => Some(format!(
+            "continue with: charrnn train --resume {}",
+            run_dir.display()
+        )),
+        TrainError::RunExists { run_dir, .. } => Some(format!(
+            "continue it with --resume {}, or train into another folder with --set train.out_dir=runs/NEW",
+            run_dir.display()
+        )),
+        TrainError::Config(e) => for_config(e),
+        TrainError::CorpusNotFound(_) | TrainError::Corpus(CorpusError::NotFound { .. }) => {
+            Some(FETCH_DATA.into())
+        }
+        _ => None,
+    }
+}
+
+fn for_config(e: &ConfigError) -> Option<String> {
+    match e {
+        ConfigError::Override(_) => {
+            Some("give --set section.key=value, e.g. --set train.max_steps=100".into())
+        }
+        _ => None,
+    }
+}
+
+/// `message`, followed by the fix for `e` when there is one.
+pub fn with_advice(message: String, e: &anyhow::Error) -> String {
+    match what_to_type(e) {
+        Some(fix) => format!("{message}; {fix}"),
+        None => message,
+    }
+}
