@@ -137,10 +137,9 @@ fn last_json(stdout: &str) -> Result<Value> {
     Ok(serde_json::from_str(line)?)
 }
 
-fn corpus_dir() -> PathBuf {
-    std::env::var_os(charrnn_corpus::DATA_DIR_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared/data"))
+fn corpus_dir() -> Result<PathBuf> {
+    charrnn_corpus::find_standard_data_dir(&workspace_root())
+        .map_err(|tried| anyhow::anyhow!("no corpora in {tried:?}: run `cargo xtask fetch-data`"))
 }
 
 /// The Python to run the reference with; installs PyTorch into `.bench-venv`
@@ -192,7 +191,7 @@ struct Ctx {
 impl Ctx {
     /// Untimed steps before the timed ones, the same for both programs. On CUDA
     /// charrnn compiles kernels with NVRTC as each is first used, which on an
-    /// H200 spread over the first three steps (8.6, 0.57, 0.72 s, then 0.06 s).
+    /// H200 spread over the first three steps (BENCHMARKS.md).
     fn warmup(&self, shape: &Shape) -> u64 {
         if self.device == "cuda" {
             shape.warmup.max(4)
@@ -228,7 +227,7 @@ impl Ctx {
             .iter()
             .filter(|r| r["step"].as_u64().unwrap_or(0) > self.warmup(shape))
             .collect();
-        let config = shape.config_file()?;
+        let config = shape.config_file(&self.bin)?;
         let chars_per_step: f64 = config.value("train.batch_size")?.parse::<f64>()?
             * config.value("train.seq_len")?.parse::<f64>()?;
         let secs: f64 = timed
@@ -256,7 +255,7 @@ impl Ctx {
     }
 
     fn reference(&self, mode: &str, shape: &Shape, extra: &[&str]) -> Result<Value> {
-        let config = shape.config_file()?;
+        let config = shape.config_file(&self.bin)?;
         let v = |k: &str| config.value(k);
         let corpus = self.data.join(v("data.corpus")?);
         let mut cmd = Command::new(&self.python);
@@ -305,10 +304,10 @@ impl Ctx {
 }
 
 impl Shape {
-    /// The shape's config file with its overrides, read once.
-    fn config_file(&self) -> Result<ConfigFile> {
+    /// The shape's config with its overrides, as `bin` resolves it.
+    fn config_file(&self, bin: &Path) -> Result<ConfigFile> {
         let overrides: Vec<String> = self.overrides.iter().map(|s| s.to_string()).collect();
-        ConfigFile::load(&workspace_root().join(self.config), &overrides)
+        ConfigFile::resolve(bin, &workspace_root().join(self.config), &overrides)
     }
 }
 
@@ -491,7 +490,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
         python: python(args)?,
         device: args.device.clone(),
         work: work.clone(),
-        data: corpus_dir(),
+        data: corpus_dir()?,
     };
     let started = Instant::now();
     let mut report = Report::default();

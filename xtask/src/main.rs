@@ -2,6 +2,7 @@
 //!
 //! Training in a debug build is far too slow, so every task builds the release
 //! `charrnn` binary first and runs it.
+#![deny(unsafe_op_in_unsafe_fn)]
 
 mod bench;
 mod fetch;
@@ -51,6 +52,13 @@ enum Task {
         #[arg(long, default_value = "data")]
         dest: PathBuf,
     },
+    /// Run the test suite: `cargo test --workspace ARGS...`, fetching the
+    /// corpora into data/ first when no folder holds them.
+    Test {
+        /// Arguments for `cargo test` (e.g. a test name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Build the release charrnn binary that every task runs.
     Build,
     /// Compare training, sampling, memory and encoding with a PyTorch reference
@@ -81,6 +89,7 @@ fn run(task: Task) -> Result<()> {
             overrides,
         } => pipeline(&config, &device, &overrides),
         Task::FetchData { dest } => fetch::fetch_all(&dest),
+        Task::Test { args } => test(&args),
         Task::Build => build().map(|_| ()),
         Task::Bench(args) => bench::bench(&args),
     }
@@ -102,9 +111,8 @@ fn workspace_root() -> PathBuf {
 
 /// Builds `target/release/charrnn` and returns its path.
 fn build() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("xtask: building the release charrnn (the first build takes about 10 minutes)");
-    status(Command::new(cargo).current_dir(workspace_root()).args([
+    status(Command::new(cargo()).current_dir(workspace_root()).args([
         "build",
         "--release",
         "-p",
@@ -114,6 +122,25 @@ fn build() -> Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
     Ok(target.join("release").join("charrnn"))
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// `cargo test --workspace`, after fetching the corpora when they are missing.
+fn test(args: &[String]) -> Result<()> {
+    let root = workspace_root();
+    if let Err(tried) = charrnn_corpus::find_standard_data_dir(&root) {
+        eprintln!("xtask: the corpora are in none of {tried:?}; fetching them into data/");
+        fetch::fetch_all(&root.join("data"))?;
+    }
+    status(
+        Command::new(cargo())
+            .current_dir(&root)
+            .args(["test", "--workspace"])
+            .args(args),
+    )
 }
 
 fn status(cmd: &mut Command) -> Result<()> {
@@ -126,39 +153,38 @@ fn status(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// A run config as the xtask reads it: the TOML table and `--set` overrides.
+/// A run config as `charrnn config` resolves it: defaults filled in and
+/// `--set` overrides applied by the one parser that training uses.
 pub(crate) struct ConfigFile {
     path: PathBuf,
     table: toml::Table,
-    overrides: Vec<String>,
 }
 
 impl ConfigFile {
-    /// Reads and parses `path` once.
-    pub(crate) fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read config {}", path.display()))?;
-        let table = text
+    /// Asks the `charrnn` binary `bin` to resolve `path` with `overrides`.
+    pub(crate) fn resolve(bin: &Path, path: &Path, overrides: &[String]) -> Result<Self> {
+        let mut cmd = Command::new(bin);
+        cmd.args(["config", "--config"]).arg(path);
+        for o in overrides {
+            cmd.args(["--set", o]);
+        }
+        let out = cmd
+            .output()
+            .with_context(|| format!("cannot run {cmd:?}"))?;
+        if !out.status.success() {
+            bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let table = String::from_utf8(out.stdout)?
             .parse()
-            .with_context(|| format!("{} is not valid TOML", path.display()))?;
+            .with_context(|| format!("`charrnn config` printed no TOML for {}", path.display()))?;
         Ok(Self {
             path: path.to_path_buf(),
             table,
-            overrides: overrides.to_vec(),
         })
     }
 
-    /// `section.key` as text, with a `--set section.key=value` override applied
-    /// (the last one wins).
+    /// `section.key` as text.
     pub(crate) fn value(&self, key: &str) -> Result<String> {
-        if let Some(v) = self
-            .overrides
-            .iter()
-            .rev()
-            .find_map(|o| o.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-        {
-            return Ok(v.trim_matches('"').to_string());
-        }
         let (section, name) = key.split_once('.').expect("keys are section.key");
         let value = self
             .table
@@ -173,7 +199,8 @@ impl ConfigFile {
 }
 
 fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
-    let file = ConfigFile::load(config, overrides)?;
+    let bin = build()?;
+    let file = ConfigFile::resolve(&bin, config, overrides)?;
     let corpus = PathBuf::from(file.value("data.corpus")?);
     let config_dir = config.parent().unwrap_or(Path::new("."));
     if charrnn_corpus::find_corpus(&corpus, config_dir).is_err() {
@@ -183,10 +210,7 @@ fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
         );
         fetch::fetch_all(Path::new("data"))?;
     }
-    let run = file
-        .value("train.out_dir")
-        .unwrap_or_else(|_| "runs/default".into());
-    let bin = build()?;
+    let run = file.value("train.out_dir")?;
     let mut train = Command::new(&bin);
     train
         .args(["train", "--config"])

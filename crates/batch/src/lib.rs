@@ -18,6 +18,7 @@
 //! ```
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 /// The stream is too short to make a single batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

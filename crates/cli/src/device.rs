@@ -1,16 +1,24 @@
-//! Choosing the compute device: `--device auto|cpu|cuda`.
+//! Choosing the compute device: `--device auto|cpu|cuda|wgpu`, and running a
+//! job on the backend of the device picked.
 
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::backend::AutodiffBackend;
+use charrnn::model::LstmBackend;
 use clap::ValueEnum;
 
 /// The device asked for on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DeviceArg {
-    /// CUDA when a GPU is usable, else the CPU.
+    /// CUDA when a GPU is usable, else a wgpu GPU (not a software renderer),
+    /// else the CPU.
     Auto,
     /// burn's pure-Rust CPU backend (Flex).
     Cpu,
     /// burn's CUDA backend.
     Cuda,
+    /// burn's wgpu backend: Vulkan, Metal or DirectX, on any GPU (or a
+    /// software renderer such as lavapipe).
+    Wgpu,
 }
 
 /// The device actually used.
@@ -20,6 +28,8 @@ pub enum Device {
     Cpu,
     /// An NVIDIA GPU.
     Cuda,
+    /// A GPU (or software renderer) through wgpu.
+    Wgpu,
 }
 
 impl Device {
@@ -28,7 +38,32 @@ impl Device {
         match self {
             Device::Cpu => "cpu",
             Device::Cuda => "cuda",
+            Device::Wgpu => "wgpu",
         }
+    }
+}
+
+/// A job to run on whichever backend the device needs: training, evaluation.
+pub trait OnBackend {
+    /// What the job returns.
+    type Output;
+
+    /// Runs the job on the autodiff backend `B`, on `device`.
+    fn run<B>(self, device: &B::Device) -> Self::Output
+    where
+        B: AutodiffBackend + LstmBackend,
+        B::InnerBackend: LstmBackend;
+}
+
+/// Runs `job` on `device`'s backend: the one place that maps devices to types.
+pub fn run_on<J: OnBackend>(device: Device, job: J) -> J::Output {
+    match device {
+        Device::Cpu => job.run::<Autodiff<Flex>>(&Default::default()),
+        #[cfg(feature = "cuda")]
+        Device::Cuda => job.run::<Autodiff<burn::backend::Cuda>>(&Default::default()),
+        #[cfg(not(feature = "cuda"))]
+        Device::Cuda => unreachable!("select never picks CUDA without the cuda feature"),
+        Device::Wgpu => job.run::<Autodiff<burn::backend::Wgpu>>(&Default::default()),
     }
 }
 
@@ -43,19 +78,72 @@ pub fn select(arg: DeviceArg) -> anyhow::Result<Device> {
             }
             Err(why) => anyhow::bail!("--device cuda: no usable GPU ({why}); use --device cpu"),
         },
-        DeviceArg::Auto => match cuda_probe() {
-            Ok(n) => {
-                tracing::info!("device: cuda (auto: {n} GPU(s) found)");
-                Ok(Device::Cuda)
+        DeviceArg::Wgpu => match wgpu_adapters().first() {
+            Some(adapter) => {
+                tracing::info!("device: wgpu ({adapter} and any others wgpu prefers)");
+                Ok(Device::Wgpu)
             }
-            Err(why) => {
-                tracing::info!("device: cpu (auto: {why})");
-                Ok(Device::Cpu)
-            }
+            None => anyhow::bail!(
+                "--device wgpu: no Vulkan, Metal or DirectX driver found (on Linux without a GPU, lavapipe: apt-get install mesa-vulkan-drivers libvulkan1); use --device cpu"
+            ),
         },
+        DeviceArg::Auto => Ok(auto()),
     }
 }
 
+fn auto() -> Device {
+    let cuda = match cuda_probe() {
+        Ok(n) => {
+            tracing::info!("device: cuda (auto: {n} GPU(s) found)");
+            return Device::Cuda;
+        }
+        Err(why) => why,
+    };
+    let gpus: Vec<String> = wgpu_adapters()
+        .into_iter()
+        .filter(|a| !a.software)
+        .map(|a| a.to_string())
+        .collect();
+    if let Some(gpu) = gpus.first() {
+        tracing::info!("device: wgpu (auto: {cuda}; found {gpu})");
+        return Device::Wgpu;
+    }
+    tracing::info!("device: cpu (auto: {cuda}; no wgpu GPU)");
+    Device::Cpu
+}
+
+/// An adapter wgpu found: its name, API and whether it is a software renderer.
+struct Adapter {
+    name: String,
+    backend: String,
+    software: bool,
+}
+
+impl std::fmt::Display for Adapter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.software { ", software" } else { "" };
+        write!(f, "{} ({}{kind})", self.name, self.backend)
+    }
+}
+
+/// Every adapter wgpu can use here, without opening any of them.
+fn wgpu_adapters() -> Vec<Adapter> {
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+        backends: wgpu::Backends::all(),
+        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    });
+    futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+        .into_iter()
+        .map(|adapter| {
+            let info = adapter.get_info();
+            Adapter {
+                name: info.name,
+                backend: format!("{:?}", info.backend),
+                software: info.device_type == wgpu::DeviceType::Cpu,
+            }
+        })
+        .collect()
+}
 /// Counts usable CUDA devices by asking the driver directly, so a machine without
 /// one gets a reason instead of a panic from deep inside the backend.
 #[cfg(feature = "cuda")]

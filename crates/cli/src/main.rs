@@ -1,5 +1,6 @@
 //! `charrnn`: train a character-level LSTM on any UTF-8 text, sample from it,
 //! evaluate it, inspect its checkpoints. A thin layer over the charrnn crates.
+#![deny(unsafe_op_in_unsafe_fn)]
 
 mod advice;
 mod device;
@@ -12,15 +13,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use burn::backend::{Autodiff, Flex};
+use burn::backend::Flex;
+use burn::tensor::backend::AutodiffBackend;
 use charrnn::corpus::{read_text, split_train_val};
 use charrnn::model::LstmBackend;
 use charrnn::sample::{Engine, Generator, SampleError, SampleOptions};
 use charrnn::train::{
-    bits_per_char, checkpoint, evaluate, train, RunConfig, TrainError, TrainOptions,
+    bits_per_char, checkpoint, evaluate, train, RunConfig, TrainError, TrainOptions, TrainSummary,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use device::{Device, DeviceArg};
+use device::{DeviceArg, OnBackend};
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +53,19 @@ enum Command {
     /// Check a text file before training: size, vocabulary, commonest characters,
     /// and how fast it loads and encodes.
     Corpus(CorpusArgs),
+    /// Print a run config with its defaults filled in and overrides applied, as
+    /// TOML (what `train` would use).
+    Config(ConfigArgs),
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    /// Run config (configs/X.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// Override a config value: --set train.max_steps=100 (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    overrides: Vec<String>,
 }
 
 #[derive(Args)]
@@ -235,6 +250,11 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<()> {
         Command::Sample(args) => cmd_sample(args),
         Command::Eval(args) => cmd_eval(args),
         Command::Info(args) => cmd_info(args),
+        Command::Config(args) => {
+            let config = RunConfig::load(&args.config, &args.overrides)?;
+            print!("{}", config.to_toml());
+            Ok(())
+        }
     }
 }
 
@@ -267,15 +287,13 @@ fn cmd_train(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
             .clone()
             .map(|b| b as Arc<dyn charrnn::train::ProgressObserver>),
     };
-    let result = match device {
-        Device::Cpu => train::<Autodiff<Flex>>(&config, &options, &Default::default()),
-        #[cfg(feature = "cuda")]
-        Device::Cuda => {
-            train::<Autodiff<burn::backend::Cuda>>(&config, &options, &Default::default())
-        }
-        #[cfg(not(feature = "cuda"))]
-        Device::Cuda => unreachable!("device::select never picks CUDA without the cuda feature"),
-    };
+    let result = device::run_on(
+        device,
+        Train {
+            config: &config,
+            options: &options,
+        },
+    );
     if let Some(bars) = bars {
         bars.finish();
     }
@@ -434,13 +452,7 @@ fn cmd_eval(args: EvalArgs) -> anyhow::Result<()> {
         Split::Val => val_ids,
     };
     let device = device::select(args.device)?;
-    let loss = match device {
-        Device::Cpu => eval_on::<Flex>(&meta, ids)?,
-        #[cfg(feature = "cuda")]
-        Device::Cuda => eval_on::<burn::backend::Cuda>(&meta, ids)?,
-        #[cfg(not(feature = "cuda"))]
-        Device::Cuda => unreachable!("device::select never picks CUDA without the cuda feature"),
-    };
+    let loss = device::run_on(device, Eval { meta: &meta, ids })?;
     println!(
         "{loss:.6} nats/char ({:.4} bits/char, perplexity {:.2}) over {} characters",
         bits_per_char(loss),
@@ -450,11 +462,42 @@ fn cmd_eval(args: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn eval_on<B: LstmBackend>(meta: &checkpoint::CheckpointMeta, ids: &[u32]) -> anyhow::Result<f64> {
-    let device = Default::default();
-    let model = checkpoint::load_model::<B>(meta, &device)?;
-    let t = &meta.config.train;
-    Ok(evaluate(&model, ids, t.batch_size, t.seq_len, &device)?)
+/// Training, as a job for any backend.
+struct Train<'a> {
+    config: &'a RunConfig,
+    options: &'a TrainOptions,
+}
+
+impl OnBackend for Train<'_> {
+    type Output = Result<TrainSummary, TrainError>;
+
+    fn run<B>(self, device: &B::Device) -> Self::Output
+    where
+        B: AutodiffBackend + LstmBackend,
+        B::InnerBackend: LstmBackend,
+    {
+        train::<B>(self.config, self.options, device)
+    }
+}
+
+/// A checkpoint's mean cross-entropy over `ids`, as a job for any backend.
+struct Eval<'a> {
+    meta: &'a checkpoint::CheckpointMeta,
+    ids: &'a [u32],
+}
+
+impl OnBackend for Eval<'_> {
+    type Output = anyhow::Result<f64>;
+
+    fn run<B>(self, device: &B::Device) -> Self::Output
+    where
+        B: AutodiffBackend + LstmBackend,
+        B::InnerBackend: LstmBackend,
+    {
+        let model = checkpoint::load_model::<B::InnerBackend>(self.meta, device)?;
+        let t = &self.meta.config.train;
+        Ok(evaluate(&model, self.ids, t.batch_size, t.seq_len, device)?)
+    }
 }
 
 /// Draws `run_dir/metrics.jsonl` into `run_dir/loss.png` and `loss.svg`.

@@ -12,11 +12,15 @@
 //! ```
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod corpus;
 mod error;
 mod vocab;
 
-pub use corpus::{find_corpus, read_text, split_train_val, Corpus, CorpusNotFound, DATA_DIR_ENV};
+pub use corpus::{
+    find_corpus, find_standard_data_dir, read_text, split_train_val, standard_data_dirs, Corpus,
+    CorpusNotFound, DATA_DIR_ENV, STANDARD_CORPORA,
+};
 pub use error::{CorpusError, UnknownChar};
 pub use vocab::Vocab;

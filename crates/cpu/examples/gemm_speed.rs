@@ -3,7 +3,16 @@
 //! `cargo run --release -p charrnn-cpu --example gemm_speed [NAME-FILTER]`
 use std::time::Instant;
 
-use charrnn_cpu::{matmul, matmul_packed, PackedRhs};
+use charrnn_cpu::{matmul, matmul_packed, Mat, Output, PackedRhs};
+
+/// The `rows × cols` operand in `x`, stored transposed when `t`.
+fn mat(x: &[f32], rows: usize, cols: usize, t: bool) -> Mat<'_> {
+    if t {
+        Mat::transposed(x, rows, cols)
+    } else {
+        Mat::new(x, rows, cols)
+    }
+}
 
 fn time(flop: f64, mut f: impl FnMut()) -> f64 {
     for _ in 0..3 {
@@ -62,9 +71,12 @@ fn main() {
         let b = vec![0.25f32; k * n];
         let mut c = vec![0.0f32; m * n];
         let flop = 2.0 * (m * k * n) as f64;
-        let plain = time(flop, || matmul(&mut c, &a, &b, m, k, n, a_t, b_t, true));
-        let packed = PackedRhs::new(&b, k, n, b_t);
-        let pre = time(flop, || matmul_packed(&mut c, &a, m, a_t, &packed, true));
+        let (a, b) = (mat(&a, m, k, a_t), mat(&b, k, n, b_t));
+        let plain = time(flop, || matmul(&mut c, a, b, Output::Accumulate));
+        let packed = PackedRhs::new(b);
+        let pre = time(flop, || {
+            matmul_packed(&mut c, a, &packed, Output::Accumulate)
+        });
         println!(
             "{what:32} {m:>5}x{k:>5}x{n:>5}  {:6.1} GFLOP/s  packed once: {:6.1} GFLOP/s",
             flop / plain / 1e9,

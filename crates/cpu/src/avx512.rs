@@ -18,9 +18,8 @@ const NV: usize = 3;
 pub(crate) const NR: usize = 16 * NV;
 /// Greatest depth of one packed block. Deeper blocks mean fewer passes over
 /// `C`: a `KC × NR` panel of `B` (up to 96 KiB) then streams from L2 rather than
-/// sitting in L1, which the two FMA ports do not notice. On a 2-core Xeon, 256
-/// beat 192 and 128 by up to a third on a training step's products, and 512
-/// made seed-config training another 10 % faster (5 of 6 pairs).
+/// sitting in L1, which the two FMA ports do not notice (BENCHMARKS.md, "GEMM
+/// blocks of k").
 const KC: usize = 512;
 /// Rows of `A` packed at once (`MC × KC` is up to 512 KiB, in L2).
 const MC: usize = 256;
@@ -105,13 +104,17 @@ impl PackedB {
 }
 
 /// Packs `b` (`k × n`) for [`gemm`] with a packed right-hand side.
-pub(crate) fn pack(b: View, k: usize, n: usize) -> PackedB {
+///
+/// # Safety
+/// Every element `(p, j)`, `p < k`, `j < n`, of `b` must be readable.
+pub(crate) unsafe fn pack(b: View, k: usize, n: usize) -> PackedB {
     let n_pad = n.div_ceil(NR) * NR;
     let mut data = vec![0.0f32; k * n_pad];
     let depth = depth_step(k);
     for p0 in (0..k).step_by(depth) {
         let kc = depth.min(k - p0);
-        pack_b(&mut data[p0 * n_pad..], b, p0, kc, 0, n);
+        // SAFETY: the caller's guarantee covers rows p0..p0+kc of b.
+        unsafe { pack_b(&mut data[p0 * n_pad..], b, p0, kc, 0, n) };
     }
     PackedB { k, n, data }
 }
@@ -153,7 +156,9 @@ pub(crate) unsafe fn gemm(
     thread_local! {
         static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
     }
-    BUFFERS.with_borrow_mut(|(a_buf, b_buf)| {
+    // SAFETY (the closure): the caller guarantees the views, the packed
+    // panels and rows/columns of `c` are in bounds, and AVX-512F is present.
+    BUFFERS.with_borrow_mut(|(a_buf, b_buf)| unsafe {
         let a_len = MC.div_ceil(MR) * MR * KC;
         if a_buf.len() < a_len {
             a_buf.resize(a_len, 0.0);
@@ -214,7 +219,10 @@ pub(crate) unsafe fn gemm(
 
 /// Packs rows `i0..i0+mc`, columns `p0..p0+kc` of `a` into `MR`-row panels,
 /// each stored column by column (`MR` values per column), zero-padded.
-fn pack_a(buf: &mut [f32], a: View, i0: usize, mc: usize, p0: usize, kc: usize) {
+///
+/// # Safety
+/// Those rows and columns of `a` must be readable.
+unsafe fn pack_a(buf: &mut [f32], a: View, i0: usize, mc: usize, p0: usize, kc: usize) {
     for (panel, ir) in (0..mc).step_by(MR).enumerate() {
         let out = &mut buf[panel * MR * kc..(panel + 1) * MR * kc];
         let rows = MR.min(mc - ir);
@@ -223,7 +231,7 @@ fn pack_a(buf: &mut [f32], a: View, i0: usize, mc: usize, p0: usize, kc: usize) 
         }
         if a.cs == 1 {
             for r in 0..rows {
-                // SAFETY: the row lies inside `a` (caller's bounds).
+                // SAFETY: the row lies inside `a` (the caller's guarantee).
                 let src = unsafe { std::slice::from_raw_parts(a.at(i0 + ir + r, p0), kc) };
                 for (p, &x) in src.iter().enumerate() {
                     out[p * MR + r] = x;
@@ -250,7 +258,10 @@ fn pack_a(buf: &mut [f32], a: View, i0: usize, mc: usize, p0: usize, kc: usize) 
 
 /// Packs rows `p0..p0+kc`, columns `j0..j0+nc` of `b` into `NR`-column panels,
 /// each stored row by row (`NR` values per row), zero-padded.
-fn pack_b(buf: &mut [f32], b: View, p0: usize, kc: usize, j0: usize, nc: usize) {
+///
+/// # Safety
+/// Those rows and columns of `b` must be readable.
+unsafe fn pack_b(buf: &mut [f32], b: View, p0: usize, kc: usize, j0: usize, nc: usize) {
     for (panel, jr) in (0..nc).step_by(NR).enumerate() {
         let out = &mut buf[panel * NR * kc..(panel + 1) * NR * kc];
         let cols = NR.min(nc - jr);
@@ -290,35 +301,39 @@ unsafe fn tile(
     nr: usize,
     start: Start,
 ) {
-    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
-    for p in 0..kc {
-        let mut bv = [_mm512_setzero_ps(); NV];
-        for (v, x) in bv.iter_mut().enumerate() {
-            *x = _mm512_loadu_ps(b.add(p * NR + 16 * v));
-        }
-        for (r, row) in acc.iter_mut().enumerate() {
-            let x = _mm512_set1_ps(*a[r].add(p * a_step));
-            for (v, y) in row.iter_mut().enumerate() {
-                *y = _mm512_fmadd_ps(x, bv[v], *y);
+    // SAFETY: AVX-512F is enabled for this function, and the caller
+    // guarantees that the panels and the tile it points into are in bounds.
+    unsafe {
+        let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+        for p in 0..kc {
+            let mut bv = [_mm512_setzero_ps(); NV];
+            for (v, x) in bv.iter_mut().enumerate() {
+                *x = _mm512_loadu_ps(b.add(p * NR + 16 * v));
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let x = _mm512_set1_ps(*a[r].add(p * a_step));
+                for (v, y) in row.iter_mut().enumerate() {
+                    *y = _mm512_fmadd_ps(x, bv[v], *y);
+                }
             }
         }
-    }
-    for (r, row) in acc.iter().enumerate().take(mr) {
-        let dst = c.add(r * ldc);
-        for (v, &y) in row.iter().enumerate() {
-            // Lanes of this vector that fall inside the tile; masked-off lanes
-            // are neither read nor written, even past the end of `C`.
-            let lanes = nr.saturating_sub(16 * v).min(16);
-            let mask = ((1u32 << lanes) - 1) as __mmask16;
-            let at = dst.wrapping_add(16 * v);
-            let y = match start {
-                Start::Zero => y,
-                Start::Accumulate => _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, at)),
-                Start::Bias(bias) => {
-                    _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, bias.wrapping_add(16 * v)))
-                }
-            };
-            _mm512_mask_storeu_ps(at, mask, y);
+        for (r, row) in acc.iter().enumerate().take(mr) {
+            let dst = c.add(r * ldc);
+            for (v, &y) in row.iter().enumerate() {
+                // Lanes of this vector that fall inside the tile; masked-off lanes
+                // are neither read nor written, even past the end of `C`.
+                let lanes = nr.saturating_sub(16 * v).min(16);
+                let mask = ((1u32 << lanes) - 1) as __mmask16;
+                let at = dst.wrapping_add(16 * v);
+                let y = match start {
+                    Start::Zero => y,
+                    Start::Accumulate => _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, at)),
+                    Start::Bias(bias) => {
+                        _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, bias.wrapping_add(16 * v)))
+                    }
+                };
+                _mm512_mask_storeu_ps(at, mask, y);
+            }
         }
     }
 }

@@ -1,12 +1,14 @@
 //! CPU arithmetic shared by charrnn's training kernels and its sampler: a
 //! row-major GEMM and the gate activations.
 //!
-//! On CPUs with AVX-512 the GEMM is charrnn's own packed kernel
-//! (`avx512.rs`, about twice the `gemm` crate's speed on a training step's
-//! products); elsewhere, and for vector-matrix products, it is the `gemm`
-//! crate (SIMD picked at run time). Large products are split across rayon's
-//! threads.
+//! On CPUs with AVX-512 the GEMM is charrnn's own packed kernel (`avx512.rs`,
+//! faster than the `gemm` crate on a training step's products; BENCHMARKS.md);
+//! elsewhere, and for vector-matrix products, it is the `gemm` crate (SIMD
+//! picked at run time). Large products are split across rayon's threads.
+//! [`simd_level`] says which instructions run, and `CHARRNN_SIMD` narrows them
+//! (see [`SimdLevel`]).
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 /// Compiles `$body` (a function of slices) for AVX-512, AVX2+FMA and the
 /// baseline, and defines `pub fn $name` that runs the best one this CPU has.
@@ -89,29 +91,99 @@ impl<'a> SharedMut<'a> {
 
 use rayon::prelude::*;
 
+/// A matrix operand held in a slice: `rows × cols`, stored row-major, or
+/// stored as its transpose (`cols × rows` row-major) when made with
+/// [`Mat::transposed`].
+#[derive(Clone, Copy, Debug)]
+pub struct Mat<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    transposed: bool,
+}
+
+impl<'a> Mat<'a> {
+    /// The `rows × cols` matrix stored row-major in `data`.
+    ///
+    /// # Panics
+    /// When `data` is shorter than `rows * cols`.
+    pub fn new(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self::checked(data, rows, cols, false)
+    }
+
+    /// The `rows × cols` matrix whose transpose (`cols × rows`) is stored
+    /// row-major in `data`.
+    ///
+    /// # Panics
+    /// When `data` is shorter than `rows * cols`.
+    pub fn transposed(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        Self::checked(data, rows, cols, true)
+    }
+
+    fn checked(data: &'a [f32], rows: usize, cols: usize, transposed: bool) -> Self {
+        assert!(
+            data.len() >= rows * cols,
+            "a {rows}×{cols} matrix needs {} values, the slice has {}",
+            rows * cols,
+            data.len()
+        );
+        Self {
+            data,
+            rows,
+            cols,
+            transposed,
+        }
+    }
+
+    /// `(rows, cols)` of the matrix (not of its storage).
+    pub fn dims(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+}
+
+/// What a product does with its destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// `dst = a · b`.
+    Overwrite,
+    /// `dst += a · b`.
+    Accumulate,
+}
+
+impl Output {
+    fn accumulates(self) -> bool {
+        self == Output::Accumulate
+    }
+}
+
+/// `[m, k, n]` of the product `a · b`.
+///
+/// # Panics
+/// When the inner dimensions differ.
+fn product_dims(a: &Mat, b: &Mat) -> [usize; 3] {
+    assert_eq!(
+        a.cols, b.rows,
+        "a {}×{} matrix times a {}×{} one",
+        a.rows, a.cols, b.rows, b.cols
+    );
+    [a.rows, a.cols, b.cols]
+}
+
 /// Products with fewer multiply-adds than this stay on one thread.
 const PARALLEL_WORK: usize = 1 << 18;
 
-/// `dst (m×n) = [dst +] a (m×k) · b (k×n)`, all row-major; `a_t`/`b_t` read the
-/// operand transposed (its stored shape is then k×m / n×k).
-#[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    dst: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
-    a_t: bool,
-    b_t: bool,
-    accumulate: bool,
-) {
-    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
+/// `dst (m×n) = a (m×k) · b (k×n)`, or `dst +=` that, with `dst` row-major.
+pub fn matmul(dst: &mut [f32], a: Mat, b: Mat, output: Output) {
+    let [m, k, n] = product_dims(&a, &b);
+    assert!(dst.len() >= m * n);
+    let accumulate = output.accumulates();
+    let (a_t, b_t) = (a.transposed, b.transposed);
+    let (a, b) = (a.data, b.data);
     #[cfg(target_arch = "x86_64")]
     if use_avx512(m) {
         let start = avx512::Start::from(accumulate);
-        // SAFETY: AVX-512F is present, and the assertion keeps both operands
-        // and the m×n result inside their slices.
+        // SAFETY: AVX-512F is present, and `Mat` and the assertion keep both
+        // operands and the m×n result inside their slices.
         unsafe { avx512_strided(dst.as_mut_ptr(), a, b, [m, k, n], (a_t, b_t), start) };
         return;
     }
@@ -168,37 +240,36 @@ fn gemm_crate(
 /// given (an affine map). On the AVX-512 path the result is written once: no
 /// zero fill or bias rows first, which on one thread cost as much as a tenth
 /// of the product.
-#[allow(clippy::too_many_arguments)]
-pub fn product(
-    a: &[f32],
-    b: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
-    a_t: bool,
-    b_t: bool,
-    bias: Option<&[f32]>,
-) -> Vec<f32> {
-    assert!(a.len() >= m * k && b.len() >= k * n && bias.is_none_or(|b| b.len() >= n));
+pub fn product(a: Mat, b: Mat, bias: Option<&[f32]>) -> Vec<f32> {
+    let [m, k, n] = product_dims(&a, &b);
+    assert!(bias.is_none_or(|b| b.len() >= n));
     #[cfg(target_arch = "x86_64")]
     if use_avx512(m) && k > 0 {
         let start = bias.map_or(avx512::Start::Zero, |b| avx512::Start::Bias(b.as_ptr()));
         let mut out = Vec::with_capacity(m * n);
-        // SAFETY: AVX-512F is present and the assertion keeps the views inside
-        // their slices. Starting from zero or a bias, the GEMM (k > 0) writes
-        // every element of the m×n output before it reads any, so all of it is
+        let (a_t, b_t) = (a.transposed, b.transposed);
+        // SAFETY: AVX-512F is present and `Mat` keeps the views inside their
+        // slices. Starting from zero or a bias, the GEMM (k > 0) writes every
+        // element of the m×n output before it reads any, so all of it is
         // initialised when the length is set.
         unsafe {
-            avx512_strided(out.as_mut_ptr(), a, b, [m, k, n], (a_t, b_t), start);
+            avx512_strided(
+                out.as_mut_ptr(),
+                a.data,
+                b.data,
+                [m, k, n],
+                (a_t, b_t),
+                start,
+            );
             out.set_len(m * n);
         }
         return out;
     }
-    let mut out = match bias {
-        Some(bias) => bias[..n].repeat(m),
-        None => vec![0.0; m * n],
+    let (mut out, output) = match bias {
+        Some(bias) => (bias[..n].repeat(m), Output::Accumulate),
+        None => (vec![0.0; m * n], Output::Overwrite),
     };
-    matmul(&mut out, a, b, m, k, n, a_t, b_t, bias.is_some());
+    matmul(&mut out, a, b, output);
     out
 }
 
@@ -216,13 +287,16 @@ enum Packed {
 }
 
 impl PackedRhs {
-    /// Prepares `b`, stored `k × n` row-major (or `n × k` when `b_t`).
-    pub fn new(b: &[f32], k: usize, n: usize, b_t: bool) -> Self {
-        assert!(b.len() >= k * n);
+    /// Prepares `b` (`k × n`).
+    pub fn new(b: Mat) -> Self {
+        let (k, n) = b.dims();
+        let (b, b_t) = (b.data, b.transposed);
         #[cfg(target_arch = "x86_64")]
         if use_avx512(usize::MAX) {
+            // SAFETY: `Mat` holds the k×n operand, so every element is readable.
+            let packed = unsafe { avx512::pack(view(b, k, n, b_t), k, n) };
             return Self {
-                inner: Packed::Avx512(avx512::pack(view(b, k, n, b_t), k, n)),
+                inner: Packed::Avx512(packed),
             };
         }
         let data = if b_t {
@@ -251,43 +325,28 @@ impl PackedRhs {
     }
 }
 
-/// `dst (m×n) = [dst +] a (m×k) · b`, with `b` prepared by [`PackedRhs::new`];
-/// `a_t` reads `a` transposed (stored k×m).
-pub fn matmul_packed(
-    dst: &mut [f32],
-    a: &[f32],
-    m: usize,
-    a_t: bool,
-    b: &PackedRhs,
-    accumulate: bool,
-) {
-    packed_product(dst, a, m, a_t, b, accumulate, true);
+/// `dst (m×n) = a (m×k) · b`, or `dst +=` that, with `b` prepared by
+/// [`PackedRhs::new`].
+pub fn matmul_packed(dst: &mut [f32], a: Mat, b: &PackedRhs, output: Output) {
+    packed_product(dst, a, b, output, true);
 }
 
 /// [`matmul_packed`] on the calling thread only: for callers that already
 /// split their work across threads (an LSTM's batch rows, say).
-pub fn matmul_packed_in_thread(
-    dst: &mut [f32],
-    a: &[f32],
-    m: usize,
-    a_t: bool,
-    b: &PackedRhs,
-    accumulate: bool,
-) {
-    packed_product(dst, a, m, a_t, b, accumulate, false);
+pub fn matmul_packed_in_thread(dst: &mut [f32], a: Mat, b: &PackedRhs, output: Output) {
+    packed_product(dst, a, b, output, false);
 }
 
-fn packed_product(
-    dst: &mut [f32],
-    a: &[f32],
-    m: usize,
-    a_t: bool,
-    b: &PackedRhs,
-    accumulate: bool,
-    parallel: bool,
-) {
+fn packed_product(dst: &mut [f32], a: Mat, b: &PackedRhs, output: Output, parallel: bool) {
     let (k, n) = b.dims();
-    assert!(dst.len() >= m * n && a.len() >= m * k);
+    assert_eq!(
+        a.cols, k,
+        "a {}×{} matrix times a {k}×{n} one",
+        a.rows, a.cols
+    );
+    let (m, a_t, a) = (a.rows, a.transposed, a.data);
+    let accumulate = output.accumulates();
+    assert!(dst.len() >= m * n);
     match &b.inner {
         #[cfg(target_arch = "x86_64")]
         Packed::Avx512(packed) => {
@@ -407,27 +466,30 @@ unsafe fn gemm_raw(
     (b, b_cs, b_rs): (*const f32, isize, isize),
     parallelism: gemm::Parallelism,
 ) {
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        dst_rs,
-        accumulate,
-        a,
-        a_cs,
-        a_rs,
-        b,
-        b_cs,
-        b_rs,
-        1.0,
-        1.0,
-        false,
-        false,
-        false,
-        parallelism,
-    );
+    // SAFETY: the caller's guarantees are gemm's.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs,
+            accumulate,
+            a,
+            a_cs,
+            a_rs,
+            b,
+            b_cs,
+            b_rs,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    };
 }
 
 /// Products `1×k · k×n` at least this large (1 MiB of weights) are split
@@ -470,6 +532,15 @@ mod tests {
             }
         }
         out
+    }
+
+    /// The `rows × cols` operand in `data`, stored transposed when `t`.
+    fn mat(data: &[f32], rows: usize, cols: usize, t: bool) -> Mat<'_> {
+        if t {
+            Mat::transposed(data, rows, cols)
+        } else {
+            Mat::new(data, rows, cols)
+        }
     }
 
     fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
@@ -527,9 +598,10 @@ mod tests {
                 let rhs = if b_t { &bt } else { &b };
                 let what = format!("{m}x{k}x{n} a_t={a_t} b_t={b_t}");
                 let mut dst = vec![1.0; m * n];
-                matmul(&mut dst, lhs, rhs, m, k, n, a_t, b_t, true);
+                let (a, b) = (mat(lhs, m, k, a_t), mat(rhs, k, n, b_t));
+                matmul(&mut dst, a, b, Output::Accumulate);
                 assert_close(&dst, &want, k, 1.0, &what);
-                matmul(&mut dst, lhs, rhs, m, k, n, a_t, b_t, false);
+                matmul(&mut dst, a, b, Output::Overwrite);
                 assert_close(&dst, &want, k, 0.0, &what);
             }
         }
@@ -545,10 +617,10 @@ mod tests {
             for b_t in [false, true] {
                 let rhs = if b_t { &bt } else { &b };
                 let what = format!("product {m}x{k}x{n} b_t={b_t}");
-                let plain = product(&a, rhs, m, k, n, false, b_t, None);
+                let plain = product(Mat::new(&a, m, k), mat(rhs, k, n, b_t), None);
                 assert_eq!(plain.len(), m * n, "{what}");
                 assert_close(&plain, &want, k, 0.0, &what);
-                let affine = product(&a, rhs, m, k, n, false, b_t, Some(&bias));
+                let affine = product(Mat::new(&a, m, k), mat(rhs, k, n, b_t), Some(&bias));
                 let shifted: Vec<f32> = want
                     .iter()
                     .enumerate()
@@ -566,19 +638,17 @@ mod tests {
             let want = naive(&a, &b, m, k, n);
             let at = transpose(&a, m, k);
             for b_t in [false, true] {
-                let packed = if b_t {
-                    PackedRhs::new(&transpose(&b, k, n), k, n, true)
-                } else {
-                    PackedRhs::new(&b, k, n, false)
-                };
+                let bt = transpose(&b, k, n);
+                let packed = PackedRhs::new(mat(if b_t { &bt } else { &b }, k, n, b_t));
                 assert_eq!(packed.dims(), (k, n));
                 for a_t in [false, true] {
                     let lhs = if a_t { &at } else { &a };
                     let what = format!("packed {m}x{k}x{n} a_t={a_t} b_t={b_t}");
                     let mut dst = vec![1.0; m * n];
-                    matmul_packed(&mut dst, lhs, m, a_t, &packed, true);
+                    let lhs = mat(lhs, m, k, a_t);
+                    matmul_packed(&mut dst, lhs, &packed, Output::Accumulate);
                     assert_close(&dst, &want, k, 1.0, &what);
-                    matmul_packed(&mut dst, lhs, m, a_t, &packed, false);
+                    matmul_packed(&mut dst, lhs, &packed, Output::Overwrite);
                     assert_close(&dst, &want, k, 0.0, &what);
                 }
             }

@@ -291,9 +291,6 @@ pub fn portable_cross_entropy_with_grad<B: Backend>(
     (unwrap(loss), unwrap(grad))
 }
 
-#[cfg(feature = "cuda")]
-impl LstmBackend for burn::backend::Cuda {}
-
 pub(crate) fn wrap<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(t))
 }

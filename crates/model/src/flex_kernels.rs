@@ -12,8 +12,8 @@ use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{DType, Int, Tensor, TensorData, TensorPrimitive};
 use burn_flex::FlexTensor;
 use charrnn_cpu::{
-    lstm_cell, lstm_cell_backward, matmul, matmul_packed_in_thread, product, softmax, PackedRhs,
-    SharedMut,
+    lstm_cell, lstm_cell_backward, matmul, matmul_packed_in_thread, product, softmax, Mat, Output,
+    PackedRhs, SharedMut,
 };
 use rayon::prelude::*;
 
@@ -110,7 +110,7 @@ fn forward(
     cells[..bh].copy_from_slice(&read::<2>(c0).0);
     hidden[..bh].copy_from_slice(&read::<2>(h0).0);
     // Packed once, multiplied once per step.
-    let w_hh = PackedRhs::new(w_hh, hidden_size, four_h, false);
+    let w_hh = PackedRhs::new(Mat::new(w_hh, hidden_size, four_h));
     let (z_all, c_all, h_all) = (
         SharedMut::new(&mut gates),
         SharedMut::new(&mut cells),
@@ -130,7 +130,8 @@ fn forward(
                     h_all.part((t + 1) * bh + hs, m * hidden_size),
                 )
             };
-            matmul_packed_in_thread(z, h_prev, m, false, &w_hh, true);
+            let h_prev = Mat::new(h_prev, m, hidden_size);
+            matmul_packed_in_thread(z, h_prev, &w_hh, Output::Accumulate);
             // The cell update runs in place on a copy of the previous state.
             c.copy_from_slice(c_prev);
             for ((z, c), h) in z
@@ -244,7 +245,7 @@ impl LstmBackend for Flex {
         let output = dims::<2>(&w)[1];
         let (x, w, b) = (values(&x), values(&w), values(&b));
         write(
-            product(x, w, n, input, output, false, false, Some(b)),
+            product(Mat::new(x, n, input), Mat::new(w, input, output), Some(b)),
             [n, output],
         )
     }
@@ -258,21 +259,13 @@ impl LstmBackend for Flex {
         let [n, input] = dims(&x);
         let output = dims::<2>(&w)[1];
         let (x, w, dy) = (values(&x), values(&w), values(&dy));
-        let dx = product(dy, w, n, output, input, false, true, None);
-        let dw = product(x, dy, input, n, output, true, false, None);
+        let dy_mat = Mat::new(dy, n, output);
+        let dx = product(dy_mat, Mat::transposed(w, output, input), None);
+        let dw = product(Mat::transposed(x, input, n), dy_mat, None);
         // db = 1ᵀ · dy: a vector-matrix product, split across the cores.
         let mut db = vec![0.0; output];
-        matmul(
-            &mut db,
-            &vec![1.0; n],
-            dy,
-            1,
-            n,
-            output,
-            false,
-            false,
-            false,
-        );
+        let ones = vec![1.0; n];
+        matmul(&mut db, Mat::new(&ones, 1, n), dy_mat, Output::Overwrite);
         (
             write(dx, [n, input]),
             write(dw, [input, output]),
@@ -388,7 +381,7 @@ impl LstmBackend for Flex {
         let [seq_len, batch, four_h] = dims;
         let h = four_h / 4;
         let bh = batch * h;
-        let w_hh_t = PackedRhs::new(w_hh, four_h, h, true);
+        let w_hh_t = PackedRhs::new(Mat::transposed(w_hh, four_h, h));
         let dz_all = SharedMut::new(&mut dz);
         for_row_groups(batch, |rows| {
             let m = rows.len();
@@ -413,22 +406,18 @@ impl LstmBackend for Flex {
                     );
                 }
                 // dh_{t-1} = dz_t · W_hhᵀ
-                matmul_packed_in_thread(&mut dh_next, z, m, false, &w_hh_t, false);
+                let dz_t = Mat::new(z, m, four_h);
+                matmul_packed_in_thread(&mut dh_next, dz_t, &w_hh_t, Output::Overwrite);
             }
         });
         // dW_hh = Σ_t h_{t-1}ᵀ · dz_t, one GEMM over all steps.
         let mut dw = vec![0.0f32; h * four_h];
-        matmul(
-            &mut dw,
-            hidden_in,
-            &dz,
-            h,
-            seq_len * batch,
-            four_h,
-            true,
-            false,
-            false,
+        let rows = seq_len * batch;
+        let (h_in, dz_rows) = (
+            Mat::transposed(hidden_in, h, rows),
+            Mat::new(&dz, rows, four_h),
         );
+        matmul(&mut dw, h_in, dz_rows, Output::Overwrite);
         (write(dz, dims), write(dw, [h, four_h]))
     }
 }

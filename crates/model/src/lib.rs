@@ -14,9 +14,12 @@
 //! rows (`row = t * batch + b`), matched by [`CharRnn::loss`].
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 mod backend;
 mod char_rnn;
+#[cfg(feature = "cube")]
+mod cube_kernels;
 #[cfg(feature = "flex")]
 mod flex_kernels;
 mod lstm;

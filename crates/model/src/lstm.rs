@@ -38,11 +38,6 @@ impl<B: Backend> FusedLstm<B> {
     pub fn hidden_size(&self) -> usize {
         self.w_hh.dims()[0]
     }
-
-    /// Input size.
-    pub fn input_size(&self) -> usize {
-        self.w_ih.dims()[0]
-    }
 }
 
 impl<B: LstmBackend> FusedLstm<B> {

@@ -4,6 +4,7 @@
 //! this crate knows nothing of models or backends; `charrnn plot` feeds it a run's
 //! `metrics.jsonl`.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;

@@ -4,7 +4,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use charrnn_cpu::{lstm_cell, matmul, Bf16, Team};
+use charrnn_cpu::{lstm_cell, matmul, Bf16, Mat, Output, Team};
 use charrnn_model::CharRnn;
 
 /// Layers above the first: the input and recurrent weights stacked, so one GEMM
@@ -112,7 +112,12 @@ fn product(team: &mut Team, out: &mut [f32], x: &[f32], w: &[f32], streams: usiz
     if streams == 1 {
         team.vec_mat(out, x, w, true);
     } else {
-        matmul(out, x, w, streams, k, n, false, false, true);
+        matmul(
+            out,
+            Mat::new(x, streams, k),
+            Mat::new(w, k, n),
+            Output::Accumulate,
+        );
     }
 }
 
@@ -226,13 +231,6 @@ impl Engine {
         }
     }
 
-    /// Zeroes the recurrent state of every stream.
-    pub fn reset(&mut self) {
-        for v in self.h.iter_mut().chain(self.c.iter_mut()) {
-            v.fill(0.0);
-        }
-    }
-
     /// Feeds character `id` to the single stream and returns the logits of the
     /// next character. Panics if `id` is not below the vocabulary size or the
     /// engine has more than one stream.
@@ -319,17 +317,9 @@ impl Engine {
             if !self.input_ready[id] {
                 input.copy_from_slice(&self.bias0);
                 let x = &self.embedding[id * self.embed_size..(id + 1) * self.embed_size];
-                matmul(
-                    input,
-                    x,
-                    &self.w_ih0,
-                    1,
-                    self.embed_size,
-                    four,
-                    false,
-                    false,
-                    true,
-                );
+                let w_ih0 = Mat::new(&self.w_ih0, self.embed_size, four);
+                let x = Mat::new(x, 1, self.embed_size);
+                matmul(input, x, w_ih0, Output::Accumulate);
                 self.input_ready[id] = true;
             }
             row.copy_from_slice(input);

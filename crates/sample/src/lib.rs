@@ -11,6 +11,7 @@
 //! (< 1) or flattens (> 1) the distribution first.
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod engine;
 mod generate;

@@ -1,8 +1,8 @@
 //! Adam as one fused pass per parameter.
 //!
 //! burn's `Adam` makes about a dozen elementwise passes over every parameter
-//! per step, each allocating a tensor, on one thread; that was 8 % of a step of
-//! the small config on two cores. [`FusedAdam`] computes the same update with
+//! per step, each allocating a tensor, on one thread (BENCHMARKS.md has what
+//! that cost). [`FusedAdam`] computes the same update with
 //! [`LstmBackend::adam_step`] (one parallel pass, in place on the CPU backend)
 //! and keeps burn's `AdamState`, so optimizer checkpoints are unchanged.
 

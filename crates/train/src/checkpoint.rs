@@ -289,13 +289,8 @@ pub enum Pick {
     Best,
 }
 
-/// Resolves a run folder (its `latest` checkpoint), a `checkpoints` folder, or a
-/// checkpoint folder to a checkpoint folder.
-pub fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
-    resolve_pick(path, Pick::Latest)
-}
-
-/// Like [`resolve`], choosing a run's checkpoint by `pick`.
+/// Resolves a run folder (its checkpoint named by `pick`), a `checkpoints`
+/// folder, or a checkpoint folder to a checkpoint folder.
 pub fn resolve_pick(path: &Path, pick: Pick) -> Result<PathBuf, CheckpointError> {
     if path.join(STATE).is_file() {
         return Ok(path.to_path_buf());

@@ -6,6 +6,7 @@
 //! inner backend implements [`charrnn_model::LstmBackend`].
 
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod adam;
 pub mod checkpoint;

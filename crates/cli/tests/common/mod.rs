@@ -10,3 +10,6 @@ pub use data_dir::data_dir;
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+#[path = "../../../model/tests/support/vulkan.rs"]
+pub mod gpu;

@@ -1,0 +1,178 @@
+//! ARCHITECTURE.md's invariants, checked against `cargo metadata` and the
+//! sources: what may depend on what, which crates know a burn backend, and
+//! which crates may contain `unsafe`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Each crate's allowed charrnn dependencies (normal, not dev): layers only
+/// point down.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("charrnn-cpu", &[]),
+    ("charrnn-gpu", &[]),
+    ("charrnn-corpus", &[]),
+    ("charrnn-batch", &[]),
+    ("charrnn-plot", &[]),
+    ("charrnn-model", &["charrnn-cpu", "charrnn-gpu"]),
+    (
+        "charrnn-sample",
+        &["charrnn-corpus", "charrnn-cpu", "charrnn-model"],
+    ),
+    (
+        "charrnn-train",
+        &[
+            "charrnn-corpus",
+            "charrnn-batch",
+            "charrnn-model",
+            "charrnn-sample",
+        ],
+    ),
+    (
+        "charrnn",
+        &[
+            "charrnn-corpus",
+            "charrnn-cpu",
+            "charrnn-batch",
+            "charrnn-model",
+            "charrnn-sample",
+            "charrnn-train",
+            "charrnn-plot",
+        ],
+    ),
+    ("charrnn-cli", &["charrnn"]),
+    ("xtask", &["charrnn-corpus"]),
+];
+
+/// Crates that may name burn at all; the others are plain Rust (or cubecl).
+const KNOWS_BURN: &[&str] = &[
+    "charrnn-model",
+    "charrnn-sample",
+    "charrnn-train",
+    "charrnn",
+    "charrnn-cli",
+];
+
+/// Crates that may name a concrete burn backend crate (`burn-flex`,
+/// `burn-cuda`, `burn-cubecl`, `burn-wgpu`, …): the model, which implements
+/// the backend extension, and the binary, which picks a device.
+const KNOWS_BACKENDS: &[&str] = &["charrnn-model", "charrnn-cli"];
+
+/// Crates whose sources may contain `unsafe` (each denies
+/// `unsafe_op_in_unsafe_fn`); every other library forbids it.
+const MAY_BE_UNSAFE: &[&str] = &["charrnn-cpu", "charrnn-model", "charrnn-cli", "xtask"];
+
+fn workspace() -> Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON")
+}
+
+/// Each workspace crate's normal (non-dev) dependencies, and its manifest path.
+fn crates() -> BTreeMap<String, (Vec<String>, PathBuf)> {
+    let meta = workspace();
+    meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| {
+            let deps = p["dependencies"]
+                .as_array()
+                .expect("dependencies")
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .map(|d| d["name"].as_str().expect("name").to_string())
+                .collect();
+            let manifest = PathBuf::from(p["manifest_path"].as_str().expect("manifest"));
+            (
+                p["name"].as_str().expect("name").to_string(),
+                (deps, manifest),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn layers_only_depend_downwards() {
+    let crates = crates();
+    for (name, (deps, _)) in &crates {
+        let allowed = LAYERS
+            .iter()
+            .find(|(layer, _)| layer == name)
+            .unwrap_or_else(|| {
+                panic!("{name} is not in ARCHITECTURE.md's layer table (xtask/tests/invariants.rs)")
+            })
+            .1;
+        for dep in deps.iter().filter(|d| crates.contains_key(*d)) {
+            assert!(
+                allowed.contains(&dep.as_str()),
+                "{name} depends on {dep}, which ARCHITECTURE.md's invariants forbid"
+            );
+        }
+    }
+}
+
+#[test]
+fn only_the_model_and_the_binary_know_a_backend() {
+    for (name, (deps, _)) in crates() {
+        for dep in deps
+            .iter()
+            .filter(|d| d.starts_with("burn") || d.starts_with("cubecl"))
+        {
+            let allowed = match dep.as_str() {
+                "burn" => KNOWS_BURN.contains(&name.as_str()),
+                "cubecl" => name == "charrnn-gpu",
+                _ => KNOWS_BACKENDS.contains(&name.as_str()),
+            };
+            assert!(
+                allowed,
+                "{name} depends on {dep}, which ARCHITECTURE.md's invariants forbid"
+            );
+        }
+    }
+}
+
+/// The crate root: `src/lib.rs`, or `src/main.rs` for a binary.
+fn root(manifest: &Path) -> PathBuf {
+    let src = manifest.parent().expect("crate folder").join("src");
+    ["lib.rs", "main.rs"]
+        .iter()
+        .map(|f| src.join(f))
+        .find(|p| p.is_file())
+        .expect("a crate root")
+}
+
+#[test]
+fn unsafe_code_stays_where_it_is_allowed() {
+    for (name, (_, manifest)) in crates() {
+        let text = std::fs::read_to_string(root(&manifest)).expect("read the crate root");
+        if MAY_BE_UNSAFE.contains(&name.as_str()) {
+            assert!(
+                text.contains("#![deny(unsafe_op_in_unsafe_fn)]"),
+                "{name} may use unsafe but does not deny unsafe_op_in_unsafe_fn"
+            );
+        } else {
+            assert!(
+                text.contains("#![forbid(unsafe_code)]"),
+                "{name} must forbid unsafe code"
+            );
+        }
+    }
+}
