@@ -25,12 +25,12 @@ impl Bf16 {
     }
 }
 
-/// A weight type [`vec_mat`] reads: `f32` or [`Bf16`].
+/// A weight type the vector-matrix product ([`Team::vec_mat`](crate::Team::vec_mat)) reads: `f32` or [`Bf16`].
 pub trait Weight: Copy + Send + Sync {
     /// The value as an `f32`.
     fn value(self) -> f32;
 
-    /// `y = [y +] x · B` over weights of this type (see [`vec_mat`]).
+    /// `y = [y +] x · B` over weights of this type, `B` with rows `ldb` apart.
     fn vec_mat(y: &mut [f32], x: &[f32], b: &[Self], ldb: usize, accumulate: bool);
 }
 

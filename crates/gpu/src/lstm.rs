@@ -73,7 +73,7 @@ pub fn lstm_cell_forward<F: Float>(
 /// `(row, unit)`.
 ///
 /// Reads the step's gate activations `gates[step]` and cell states
-/// `cells[step]`, `cells[step + 1]` (layouts as in [`lstm_cell_forward`]), the
+/// `cells[step]`, `cells[step + 1]` (layouts as in [`lstm_cell_forward()`]), the
 /// gradient reaching this step's output `grad_hidden[step]` (`[seq, batch,
 /// units]`), the gradient flowing back from the next step through the
 /// recurrent weights, `dh_next = dz_{step+1} · W_hhᵀ` (`[batch, units]`), and

@@ -11,5 +11,7 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+// Only the test binaries that run wgpu use it.
+#[allow(dead_code)]
 #[path = "../../../model/tests/support/vulkan.rs"]
 pub mod gpu;
