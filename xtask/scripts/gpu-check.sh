@@ -4,12 +4,16 @@
 # carried (stripped, with the corpora) in .gpu/:
 #
 #   cargo build --release -p charrnn-cli -p xtask            # on the build machine
+#   cargo test --workspace --no-run                           # the GPU-kernel tests
 #   mkdir -p .gpu/data && strip -o .gpu/charrnn target/release/charrnn \
-#     && strip -o .gpu/xtask target/release/xtask && cp ../shared/data/*.txt .gpu/data/
+#     && strip -o .gpu/xtask target/release/xtask && cp ../shared/data/*.txt .gpu/data/ \
+#     && strip -o .gpu/gpu_kernels $(ls -t target/debug/deps/gpu_kernels-* | grep -v '\.d$' | head -1)
 #   bash xtask/scripts/gpu-check.sh                           # on the GPU machine
 #
 # Stages, each under its own time limit so that one stuck stage still leaves
 # the others' figures:
+#   0. kernels: the GPU-kernel tests on CUDA (charrnn-gpu's LSTM cell against the
+#      portable recurrence on the CPU), when .gpu/gpu_kernels was carried;
 #   1. smoke: a few CUDA training steps (the first run compiles kernels with NVRTC);
 #   2. agreement: validation loss of that checkpoint on CUDA and on the CPU;
 #   3. `xtask bench --device cuda`: charrnn against PyTorch/cuDNN on this machine
@@ -17,7 +21,8 @@
 #      row to BENCHMARKS.md;
 #   4. steady state: STEADY_STEPS (40) seed-config steps, chars/s after step 10;
 #   5. with PROFILE_STEPS > 0, cubecl's per-kernel profiling log of that many steps.
-# The figures land in $OUT (or /tmp/gpu-check), at most eight files: smoke.log,
+# The figures land in $OUT (or /tmp/gpu-check), at most eight files: kernels.log
+# (appended to smoke.log), smoke.log,
 # eval.txt, bench.log, bench.json, BENCHMARKS.md, steady.txt, profile.log and the
 # GPU memory trace. DEVICE=cpu runs the same stages on the CPU (a dry run of
 # the script itself on a machine without a GPU).
@@ -62,13 +67,20 @@ if [ "$DEVICE" = cuda ]; then
     trap 'kill $TRACE_PID 2>/dev/null' EXIT
 fi
 
+KERNELS="${KERNELS_BIN:-.gpu/gpu_kernels}"
+if [ "$DEVICE" = cuda ] && [ -x "$KERNELS" ]; then
+    stage "kernels: the GPU-kernel tests on CUDA"
+    timeout -k 5 120 "$KERNELS" --ignored --test-threads 1 2>&1 | tee "$OUT/smoke.log"
+    echo "kernel tests exit ${PIPESTATUS[0]}" | tee -a "$OUT/smoke.log"
+fi
+
 stage "smoke: $SMOKE_STEPS training steps on $DEVICE, small config"
 SECONDS=0
 rm -rf "$SMOKE_DIR"
 timeout -k 5 150 "$BIN" train --config configs/jinpingmei-cpu.toml --device "$DEVICE" \
     --set train.max_steps="$SMOKE_STEPS" --set train.log_every=1 --set train.eval_every=0 \
     --set train.save_every=0 --set train.sample_every=0 \
-    --set train.out_dir="\"$SMOKE_DIR\"" 2>&1 | tee "$OUT/smoke.log"
+    --set train.out_dir="\"$SMOKE_DIR\"" 2>&1 | tee -a "$OUT/smoke.log"
 smoke_rc=${PIPESTATUS[0]}
 echo "smoke exit $smoke_rc after ${SECONDS} s"
 [ -f "$SMOKE_DIR/metrics.jsonl" ] && tee -a "$OUT/smoke.log" < "$SMOKE_DIR/metrics.jsonl"

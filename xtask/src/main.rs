@@ -95,11 +95,16 @@ fn run(task: Task) -> Result<()> {
     }
 }
 
-/// The workspace this xtask was built in; or, for a prebuilt xtask carried to
-/// another machine (GPU machines here have no Rust toolchain), the current
-/// directory when the build path does not exist there.
+/// The workspace this xtask runs for: the one `cargo xtask` was invoked in
+/// (cargo sets `CARGO_MANIFEST_DIR` for the run; checkouts that share a target
+/// folder share this binary too); else the one it was built in; or, for a
+/// prebuilt xtask carried to another machine (GPU machines here have no Rust
+/// toolchain), the current directory when the build path does not exist there.
 fn workspace_root() -> PathBuf {
-    let built_in = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let xtask_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let built_in = xtask_dir
         .parent()
         .expect("xtask lives in the workspace")
         .to_path_buf();

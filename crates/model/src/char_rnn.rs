@@ -3,7 +3,7 @@
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Int, Tensor, TensorPrimitive};
+use burn::tensor::{Int, Tensor, TensorPrimitive};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::LstmBackend;
@@ -185,7 +185,8 @@ impl<B: Backend> CharRnn<B> {
 }
 
 impl<B: LstmBackend> CharRnn<B> {
-    /// Runs the model on ids `[batch, seq_len]` from `state`.
+    /// Runs the model on ids `[batch, seq_len]` from `state`, without dropout
+    /// (evaluation, generation; see [`CharRnn::forward_train`]).
     ///
     /// Returns logits `[seq_len * batch, vocab]` in time-major rows
     /// (`row = t * batch + b`) and the state after the last step (detached).
@@ -194,9 +195,28 @@ impl<B: LstmBackend> CharRnn<B> {
         ids: Tensor<B, 2, Int>,
         state: ModelState<B>,
     ) -> (Tensor<B, 2>, ModelState<B>) {
+        let fold = self.folds_embedding(&ids);
+        self.forward_with(ids, state, fold, None)
+    }
+
+    /// [`CharRnn::forward`] for training: dropout after each layer, its masks
+    /// a function of `dropout_seed` (a different seed per step) and the layer.
+    /// The seed comes from the host, so drawing masks never waits on the device.
+    pub fn forward_train(
+        &self,
+        ids: Tensor<B, 2, Int>,
+        state: ModelState<B>,
+        dropout_seed: u64,
+    ) -> (Tensor<B, 2>, ModelState<B>) {
+        let fold = self.folds_embedding(&ids);
+        self.forward_with(ids, state, fold, Some(dropout_seed))
+    }
+
+    /// Whether a batch of `ids` holds more characters than the vocabulary, so
+    /// that folding the embedding saves work.
+    fn folds_embedding(&self, ids: &Tensor<B, 2, Int>) -> bool {
         let [batch, seq_len] = ids.dims();
-        let vocab = self.embedding.weight.dims()[0];
-        self.forward_with(ids, state, batch * seq_len > vocab)
+        batch * seq_len > self.embedding.weight.dims()[0]
     }
 
     /// [`CharRnn::forward`], folding the embedding into the first layer's
@@ -205,11 +225,13 @@ impl<B: LstmBackend> CharRnn<B> {
     /// character's embedding: the same numbers up to rounding, and fewer
     /// multiply-adds whenever a batch holds more characters than the vocabulary
     /// (the seed config: 12,800 against 4,339, about a ninth of a training step).
+    /// With `dropout_seed`, dropout follows each layer (training).
     pub fn forward_with(
         &self,
         ids: Tensor<B, 2, Int>,
         state: ModelState<B>,
         fold_embedding: bool,
+        dropout_seed: Option<u64>,
     ) -> (Tensor<B, 2>, ModelState<B>) {
         let [batch, seq_len] = ids.dims();
         let ids = ids.transpose();
@@ -225,7 +247,7 @@ impl<B: LstmBackend> CharRnn<B> {
         });
         let mut layers = Vec::with_capacity(self.layers.len());
         let mut x = None;
-        for (layer, s) in self.layers.iter().zip(state.layers) {
+        for (l, (layer, s)) in self.layers.iter().zip(state.layers).enumerate() {
             let x_proj = match x.take() {
                 Some(x) => layer.project(x),
                 None => first_proj
@@ -234,7 +256,10 @@ impl<B: LstmBackend> CharRnn<B> {
             };
             let (seq, hidden, cell) = layer.recur(x_proj, s.hidden, s.cell);
             layers.push(LayerState { hidden, cell });
-            x = Some(self.drop(seq));
+            let layer_seed = dropout_seed.map(|seed| {
+                crate::splitmix64(seed ^ (l as u64 + 1).wrapping_mul(crate::GOLDEN_GAMMA))
+            });
+            x = Some(self.drop(seq, layer_seed));
         }
         let x = x.expect("a model has at least one layer");
         let hidden = x.dims()[2];
@@ -250,20 +275,13 @@ impl<B: LstmBackend> CharRnn<B> {
         (logits, ModelState { layers })
     }
 
-    /// Inverted dropout (training only, as burn's `Dropout`), with the mask from
-    /// the backend's [`LstmBackend::dropout_mask`]; its seed is drawn from the
-    /// backend's generator, so runs stay reproducible from the training seed.
-    fn drop<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let device = x.device();
-        if !B::ad_enabled(&device) || self.dropout.prob == 0.0 {
+    /// Inverted dropout with the mask from the backend's
+    /// [`LstmBackend::dropout_mask`] for `seed`; none without a seed.
+    fn drop<const D: usize>(&self, x: Tensor<B, D>, seed: Option<u64>) -> Tensor<B, D> {
+        let Some(seed) = seed.filter(|_| self.dropout.prob > 0.0) else {
             return x;
-        }
-        let seed: Vec<i64> =
-            Tensor::<B, 1, Int>::random([2], Distribution::Uniform(0.0, 2f64.powi(30)), &device)
-                .into_data()
-                .iter::<i64>()
-                .collect();
-        let seed = ((seed[0] as u64) << 30) ^ seed[1] as u64;
+        };
+        let device = x.device();
         let mask = B::dropout_mask(x.shape(), self.dropout.prob, seed, &device);
         x * Tensor::from_primitive(TensorPrimitive::Float(mask))
     }

@@ -57,3 +57,39 @@ fn portable_mask_has_the_same_law() {
 fn kernels_at_every_simd_level() {
     charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
 }
+
+/// Training draws its masks from a seed given by the host: the same seed gives
+/// the same logits, another seed others, and inference drops nothing.
+#[test]
+fn training_dropout_follows_the_host_seed() {
+    use burn::backend::Autodiff;
+    use burn::tensor::Int;
+    use charrnn_model::{CharRnnConfig, ModelState};
+    type B = Autodiff<Flex>;
+    let config = CharRnnConfig {
+        vocab_size: 9,
+        embed_size: 4,
+        hidden_size: 12,
+        num_layers: 2,
+        dropout: 0.5,
+    };
+    let device = Default::default();
+    let model = config.init::<B>(&device);
+    let ids = || Tensor::<B, 1, Int>::from_ints([1, 2, 3, 4, 5, 6], &device).reshape([2, 3]);
+    let state = || ModelState::zeros(&config, 2, &device);
+    let logits = |seed: Option<u64>| {
+        let (logits, _) = match seed {
+            Some(seed) => model.forward_train(ids(), state(), seed),
+            None => model.forward(ids(), state()),
+        };
+        logits.into_data().to_vec::<f32>().expect("f32")
+    };
+    assert_eq!(logits(Some(3)), logits(Some(3)), "same seed, same masks");
+    assert_ne!(
+        logits(Some(3)),
+        logits(Some(4)),
+        "another seed, other masks"
+    );
+    assert_ne!(logits(None), logits(Some(3)), "inference drops nothing");
+    assert_eq!(logits(None), logits(None));
+}

@@ -50,7 +50,7 @@ fn folded_and_plain_paths_agree_in_value_and_gradient() {
     let (batch, seq) = (3, 5);
     let run = |model: &CharRnn<B>, fold: bool| {
         let state = ModelState::zeros(&CONFIG, batch, &Default::default());
-        let (logits, _) = model.forward_with(ids(batch, seq), state, fold);
+        let (logits, _) = model.forward_with(ids(batch, seq), state, fold, None);
         let loss = model.loss(logits.clone(), ids(batch, seq));
         let grads = loss.backward();
         let first = &model.layers[0];
@@ -90,7 +90,7 @@ fn forward_folds_only_when_a_batch_outnumbers_the_vocabulary() {
         let state = || ModelState::zeros(&CONFIG, batch, &Default::default());
         let (auto, _) = model.forward(ids(batch, seq), state());
         let fold = batch * seq > CONFIG.vocab_size;
-        let (chosen, _) = model.forward_with(ids(batch, seq), state(), fold);
+        let (chosen, _) = model.forward_with(ids(batch, seq), state(), fold, None);
         let (auto, chosen) = (values(auto.inner()), values(chosen.inner()));
         assert_eq!(
             auto,

@@ -1,8 +1,13 @@
 //! The cube backends' LSTM kernels (`charrnn-gpu`, wired in `cube_kernels.rs`)
 //! against the portable recurrence on the CPU: values and gradients, at shapes
-//! that are multiples of nothing, on burn's wgpu backend. On a machine without
-//! a GPU that is Mesa's software Vulkan driver, lavapipe; the tests fail, loudly,
-//! when no Vulkan driver is installed.
+//! that are multiples of nothing.
+//!
+//! On burn's wgpu backend, which on a machine without a GPU is Mesa's software
+//! Vulkan driver, lavapipe; the tests fail, loudly, when no Vulkan driver is
+//! installed. The same checks on CUDA are ignored tests (they need an NVIDIA
+//! GPU): `xtask/scripts/gpu-check.sh` runs them with `--ignored`. CUDA's GEMMs
+//! round their inputs to TF32 (10 bits of mantissa), hence their looser
+//! tolerance.
 
 mod support;
 
@@ -15,7 +20,11 @@ use charrnn_model::{
     portable_lstm_sequence, portable_lstm_sequence_backward, FusedLstm, LstmBackend,
 };
 
-type G = Wgpu;
+/// Tolerance relative to the largest value compared: f32 arithmetic in
+/// another order (wgpu), or TF32 GEMMs (CUDA).
+const F32: f32 = 1e-4;
+#[cfg(feature = "cuda")]
+const TF32: f32 = 5e-3;
 
 fn tensor<B: Backend, const D: usize>(data: &TensorData, device: &B::Device) -> FloatTensor<B> {
     Tensor::<B, D>::from_data(data.clone(), device)
@@ -36,20 +45,24 @@ fn random<const D: usize>(shape: [usize; D], std: f64) -> TensorData {
         .into_data()
 }
 
-fn assert_close(what: &str, got: &[f32], want: &[f32]) {
+fn assert_close(what: &str, got: &[f32], want: &[f32], tolerance: f32) {
     assert_eq!(got.len(), want.len(), "{what}: lengths");
     let scale = want.iter().fold(0f32, |m, x| m.max(x.abs())).max(1.0);
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         assert!(
-            (g - w).abs() <= 1e-4 * scale,
+            (g - w).abs() <= tolerance * scale,
             "{what}: element {i} is {g} on the GPU, {w} on the CPU (scale {scale})"
         );
     }
 }
 
-/// Forward (every cached tensor) and backward of one layer's recurrence.
-fn recurrence_matches(seq: usize, batch: usize, hidden: usize) {
-    let gpu = support::gpu::device();
+/// Forward (every cached tensor) and backward of one layer's recurrence, on
+/// `G` at `gpu` and portably on the CPU.
+fn recurrence_matches<G: LstmBackend>(
+    gpu: &G::Device,
+    tolerance: f32,
+    [seq, batch, hidden]: [usize; 3],
+) {
     let cpu = Default::default();
     let x = random([seq, batch, 4 * hidden], 1.0);
     let w = random([hidden, 4 * hidden], 0.3);
@@ -58,10 +71,10 @@ fn recurrence_matches(seq: usize, batch: usize, hidden: usize) {
     let upstream = random([seq, batch, hidden], 1.0);
 
     let (out_g, cache_g) = G::lstm_sequence_cached(
-        tensor::<G, 3>(&x, &gpu),
-        tensor::<G, 2>(&w, &gpu),
-        tensor::<G, 2>(&h0, &gpu),
-        tensor::<G, 2>(&c0, &gpu),
+        tensor::<G, 3>(&x, gpu),
+        tensor::<G, 2>(&w, gpu),
+        tensor::<G, 2>(&h0, gpu),
+        tensor::<G, 2>(&c0, gpu),
     );
     let (out_c, cache_c) = portable_lstm_sequence::<Flex>(
         tensor::<Flex, 3>(&x, &cpu),
@@ -71,18 +84,12 @@ fn recurrence_matches(seq: usize, batch: usize, hidden: usize) {
     );
     let shape = format!("seq {seq}, batch {batch}, hidden {hidden}");
     let check3 = |what: &str, g: FloatTensor<G>, c: FloatTensor<Flex>| {
-        assert_close(
-            &format!("{what} ({shape})"),
-            &data::<G, 3>(g),
-            &data::<Flex, 3>(c),
-        )
+        let what = format!("{what} ({shape})");
+        assert_close(&what, &data::<G, 3>(g), &data::<Flex, 3>(c), tolerance)
     };
     let check2 = |what: &str, g: FloatTensor<G>, c: FloatTensor<Flex>| {
-        assert_close(
-            &format!("{what} ({shape})"),
-            &data::<G, 2>(g),
-            &data::<Flex, 2>(c),
-        )
+        let what = format!("{what} ({shape})");
+        assert_close(&what, &data::<G, 2>(g), &data::<Flex, 2>(c), tolerance)
     };
     check3("hidden_seq", out_g.hidden_seq, out_c.hidden_seq);
     check2("last hidden", out_g.hidden, out_c.hidden);
@@ -95,33 +102,56 @@ fn recurrence_matches(seq: usize, batch: usize, hidden: usize) {
         cache_c.hidden_in.clone(),
     );
 
-    let (dx_g, dw_g) = G::lstm_sequence_backward(cache_g, tensor::<G, 3>(&upstream, &gpu));
+    let (dx_g, dw_g) = G::lstm_sequence_backward(cache_g, tensor::<G, 3>(&upstream, gpu));
     let (dx_c, dw_c) =
         portable_lstm_sequence_backward::<Flex>(cache_c, tensor::<Flex, 3>(&upstream, &cpu));
     check3("d x_proj", dx_g, dx_c);
     check2("d w_hh", dw_g, dw_c);
 }
 
+/// Shapes that are multiples of nothing, one of them a single step of one row.
+const SHAPES: [[usize; 3]; 4] = [[1, 1, 1], [7, 3, 13], [5, 9, 33], [3, 2, 70]];
+
 #[test]
-fn the_recurrence_matches_the_portable_one_at_odd_shapes() {
-    for (seq, batch, hidden) in [(1, 1, 1), (7, 3, 13), (5, 9, 33), (3, 2, 70)] {
-        recurrence_matches(seq, batch, hidden);
+fn the_recurrence_matches_the_portable_one_on_wgpu() {
+    let gpu = support::gpu::device();
+    for shape in SHAPES {
+        recurrence_matches::<Wgpu>(&gpu, F32, shape);
     }
+}
+
+#[test]
+fn a_fused_layer_trains_the_same_on_wgpu_and_the_cpu() {
+    layer_matches::<Wgpu>(&support::gpu::device(), F32);
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+#[ignore = "needs an NVIDIA GPU: xtask/scripts/gpu-check.sh runs it"]
+fn the_recurrence_matches_the_portable_one_on_cuda() {
+    for shape in SHAPES {
+        recurrence_matches::<burn::backend::Cuda>(&Default::default(), TF32, shape);
+    }
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+#[ignore = "needs an NVIDIA GPU: xtask/scripts/gpu-check.sh runs it"]
+fn a_fused_layer_trains_the_same_on_cuda_and_the_cpu() {
+    layer_matches::<burn::backend::Cuda>(&Default::default(), TF32);
 }
 
 /// The whole layer under autodiff (input projection, recurrence, backward
 /// through both) on the GPU and on the CPU, from the same weights.
-#[test]
-fn a_fused_layer_trains_the_same_on_gpu_and_cpu() {
+fn layer_matches<G: LstmBackend>(gpu: &G::Device, tolerance: f32) {
     let (seq, batch, input, hidden) = (6, 5, 11, 17);
-    let gpu = support::gpu::device();
     let cpu = Default::default();
     let (layer_c, layer_g) = support::gpu::same_on_both(
         (
             || FusedLstm::<Autodiff<Flex>>::new(input, hidden, &cpu),
             &cpu,
         ),
-        (|| FusedLstm::<Autodiff<G>>::new(input, hidden, &gpu), &gpu),
+        (|| FusedLstm::<Autodiff<G>>::new(input, hidden, gpu), gpu),
     );
 
     let x = random([seq, batch, input], 1.0);
@@ -144,13 +174,13 @@ fn a_fused_layer_trains_the_same_on_gpu_and_cpu() {
         (out.into_data(), dw.into_data(), dx.into_data())
     };
     let run_g = {
-        let x = Tensor::<Autodiff<G>, 3>::from_data(x, &gpu).require_grad();
+        let x = Tensor::<Autodiff<G>, 3>::from_data(x, gpu).require_grad();
         let (out, _, _) = layer_g.forward(
             x.clone(),
-            Tensor::from_data(h0, &gpu),
-            Tensor::from_data(c0, &gpu),
+            Tensor::from_data(h0, gpu),
+            Tensor::from_data(c0, gpu),
         );
-        let grads = (out.clone() * Tensor::from_data(weights, &gpu))
+        let grads = (out.clone() * Tensor::from_data(weights, gpu))
             .sum()
             .backward();
         let dw = layer_g.w_hh.val().grad(&grads).expect("w_hh gradient");
@@ -158,7 +188,7 @@ fn a_fused_layer_trains_the_same_on_gpu_and_cpu() {
         (out.into_data(), dw.into_data(), dx.into_data())
     };
     let v = |d: &TensorData| d.to_vec::<f32>().expect("f32");
-    assert_close("layer output", &v(&run_g.0), &v(&run_c.0));
-    assert_close("d w_hh", &v(&run_g.1), &v(&run_c.1));
-    assert_close("d x", &v(&run_g.2), &v(&run_c.2));
+    assert_close("layer output", &v(&run_g.0), &v(&run_c.0), tolerance);
+    assert_close("d w_hh", &v(&run_g.1), &v(&run_c.1), tolerance);
+    assert_close("d x", &v(&run_g.2), &v(&run_c.2), tolerance);
 }

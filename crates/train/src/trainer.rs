@@ -600,14 +600,16 @@ where
     fn step(&mut self) -> Result<StepOutcome, TrainError> {
         let tc = &self.config.train;
         let started = Instant::now();
-        B::seed(self.device, step_seed(tc.seed, self.state.step));
+        // Backends that draw dropout masks from their own generator draw the
+        // same ones on resume.
+        let seed = step_seed(tc.seed, self.state.step);
+        B::seed(self.device, seed);
         let batch = self.data.batcher.batch(self.state.batch);
         let (inputs, targets) = batch_tensors::<B>(&batch, self.device);
         let hidden = std::mem::replace(&mut self.hidden, ModelState { layers: Vec::new() });
-        let (logits, next) = self.model().forward(inputs, hidden);
+        let (logits, next) = self.model().forward_train(inputs, hidden, seed);
         let loss = self.model().loss(logits, targets);
-        let loss_value = loss.clone().into_scalar().elem::<f64>();
-        self.check_divergence(loss_value)?;
+        let loss_on_device = loss.clone().inner();
         let mut grads = GradientsParams::from_grads(loss.backward(), self.model());
         clip_global_norm::<B, _>(self.model(), &mut grads, tc.grad_clip);
         let lr = self
@@ -620,6 +622,11 @@ where
             .expect("the model is in place between steps");
         self.model = Some(self.optim.step(lr, model, grads));
         self.hidden = next.detach();
+        // Read once the whole step is queued: on a GPU nothing in the step
+        // waits for the host. A diverged step has updated the weights in
+        // memory, but no checkpoint of it is ever written.
+        let loss_value = loss_on_device.into_scalar().elem::<f64>();
+        self.check_divergence(loss_value)?;
 
         self.state.step += 1;
         self.state.batch += 1;
