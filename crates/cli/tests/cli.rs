@@ -10,7 +10,6 @@ fn charrnn(args: &[&str], cwd: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_charrnn"))
         .args(args)
         .current_dir(cwd)
-        .env("CHARRNN_DATA_DIR", common::data_dir())
         .env_remove("RUST_LOG")
         .output()
         .expect("charrnn runs")
@@ -41,6 +40,8 @@ fn smoke_run(dir: &Path) -> PathBuf {
             config.to_str().unwrap(),
             "--device",
             "auto",
+            "--set",
+            &common::small_text_override(),
             "--set",
             &format!("train.out_dir={:?}", run.display().to_string()),
             "--set",
@@ -151,6 +152,8 @@ fn smoke_run_trains_samples_and_evaluates() {
             "--config",
             config.to_str().unwrap(),
             "--set",
+            &common::small_text_override(),
+            "--set",
             &out_dir,
         ],
         tmp.path(),
@@ -214,7 +217,7 @@ fn smoke_run_trains_samples_and_evaluates() {
     let alone: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(alone["text"], records[1]["text"]);
 
-    let corpus = common::data_dir().join("tinyshakespeare.txt");
+    let corpus = common::small_text();
     let out = charrnn(
         &[
             "eval",
@@ -316,6 +319,8 @@ fn piped_training_logs_plain_lines() {
             "--device",
             "cpu",
             "--set",
+            &common::small_text_override(),
+            "--set",
             &format!("train.out_dir={:?}", run.display().to_string()),
             "--set",
             "train.max_steps=10",
@@ -344,17 +349,17 @@ fn terminal_training_draws_a_progress_bar() {
     let run = tmp.path().join("run");
     let command = |extra: &str| {
         format!(
-            "{} train --config {} --device cpu --set 'train.out_dir=\"{}\"' --set train.max_steps=30 {extra}",
+            "{} train --config {} --device cpu --set 'train.out_dir=\"{}\"' --set '{}' --set train.max_steps=30 {extra}",
             env!("CARGO_BIN_EXE_charrnn"),
             config.display(),
-            run.display()
+            run.display(),
+            common::small_text_override()
         )
     };
     let on_a_tty = |cmd: String| {
         let out = std::process::Command::new("script")
             .args(["-qefc", &cmd, "/dev/null"])
             .current_dir(tmp.path())
-            .env("CHARRNN_DATA_DIR", common::data_dir())
             .env_remove("RUST_LOG")
             .output()
             .expect("`script` (util-linux) is needed to give the test a terminal");

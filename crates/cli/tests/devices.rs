@@ -10,7 +10,6 @@ use std::process::{Command, Output};
 fn charrnn(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_charrnn"))
         .args(args)
-        .env("CHARRNN_DATA_DIR", common::data_dir())
         .env_remove("RUST_LOG")
         .output()
         .expect("charrnn runs");
@@ -24,7 +23,7 @@ fn charrnn(args: &[&str]) -> Output {
 
 /// The validation loss of `run`'s latest checkpoint, computed on `device`.
 fn val_loss(run: &Path, device: &str) -> f64 {
-    let corpus = common::data_dir().join("tinyshakespeare.txt");
+    let corpus = common::small_text();
     let out = charrnn(&[
         "eval",
         "--checkpoint",
@@ -96,6 +95,8 @@ fn a_run_moves_between_the_cpu_and_wgpu() {
         config.to_str().unwrap(),
         "--device",
         "cpu",
+        "--set",
+        &common::small_text_override(),
         "--set",
         &format!("train.out_dir={:?}", run.display().to_string()),
         "--set",

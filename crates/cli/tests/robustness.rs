@@ -25,10 +25,11 @@ fn start_training(run: &Path, extra: &[&str]) -> Child {
             "cpu",
             "--set",
             &out_dir,
+            "--set",
+            &common::small_text_override(),
         ])
         .args(["--set", "train.save_every=1", "--set", "train.eval_every=0"])
         .args(extra.iter().flat_map(|e| ["--set", e]))
-        .env("CHARRNN_DATA_DIR", common::data_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -140,7 +141,6 @@ fn ctrl_c_checkpoints_and_resume_finishes() {
             "cpu",
         ])
         .args(["--set", "train.max_steps=40", "--set", "train.save_every=0"])
-        .env("CHARRNN_DATA_DIR", common::data_dir())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&resumed.stderr);
@@ -194,6 +194,7 @@ fn full_disk_while_checkpointing_keeps_the_previous_checkpoint() {
         &run,
         &[
             "train.max_steps=100000",
+            "train.epochs=1000",
             "train.save_every=5",
             "train.log_every=5",
         ],

@@ -6,6 +6,11 @@
 
 /// A weight stored as bfloat16: the upper half of an `f32` (8 bits of
 /// mantissa), rounded to nearest.
+///
+/// Not the `half` crate's `bf16`: its conversion to `f32` quiets NaNs with a
+/// compare and select per weight, and the sampler's first pass, a product
+/// bound by reading these weights, ran markedly slower with it (BENCHMARKS.md,
+/// 2026-12-01). Weights are never NaN here, so a shift is the whole conversion.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[repr(transparent)]
 pub struct Bf16(u16);

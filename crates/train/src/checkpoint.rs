@@ -18,7 +18,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::Backend;
 use charrnn_corpus::Vocab;
 use charrnn_model::{CharRnn, CharRnnConfig};
@@ -120,6 +120,20 @@ pub(crate) fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
     NamedMpkFileRecorder::new()
 }
 
+/// The recorder whose bytes [`save`] writes: the same MessagePack as
+/// [`recorder`] reads.
+pub(crate) fn bytes_recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::new()
+}
+
+/// The model's and the optimizer's records, serialised.
+pub(crate) struct Records {
+    /// `model.mpk`.
+    pub model: Vec<u8>,
+    /// `optimizer.mpk`.
+    pub optimizer: Vec<u8>,
+}
+
 /// The names of the checkpoints (`step-N`) in a run folder, oldest first.
 pub fn list(run_dir: &Path) -> Vec<String> {
     step_names(&checkpoints_dir(run_dir))
@@ -165,7 +179,7 @@ pub(crate) struct CheckpointFiles<'a> {
 pub(crate) fn save(
     run_dir: &Path,
     files: CheckpointFiles<'_>,
-    write_records: impl FnOnce(&Path) -> Result<(), burn::record::RecorderError>,
+    records: impl FnOnce() -> Result<Records, burn::record::RecorderError>,
 ) -> Result<PathBuf, CheckpointError> {
     let root = checkpoints_dir(run_dir);
     let werr = |path: &Path| {
@@ -180,20 +194,21 @@ pub(crate) fn save(
     }
     fs::create_dir(&tmp).map_err(werr(&tmp))?;
     let result = (|| {
-        write_records(&tmp).map_err(|e| CheckpointError::Write {
+        let records = records().map_err(|e| CheckpointError::Write {
             path: tmp.clone(),
             // The recorder's error stays the source, as an I/O error's payload.
             source: std::io::Error::other(e),
         })?;
+        // Written here rather than by burn's file recorder, whose errors lose
+        // the I/O error (a full disk must say so).
+        write_synced(&model_path(&tmp), &records.model)?;
+        write_synced(&optimizer_path(&tmp), &records.optimizer)?;
         write_synced(&tmp.join(VOCAB), files.vocab.to_json().as_bytes())?;
         write_synced(&tmp.join(CONFIG), files.config.to_toml().as_bytes())?;
         let state = serde_json::to_vec_pretty(files.state).expect("state serialises");
         write_synced(&tmp.join(STATE), &state)?;
         let hidden: Vec<u8> = files.hidden.iter().flat_map(|v| v.to_le_bytes()).collect();
         write_synced(&tmp.join(HIDDEN), &hidden)?;
-        for record in [MODEL, OPTIMIZER] {
-            sync_file(&tmp.join(record))?;
-        }
         sync_dir(&tmp)?;
         let dest = root.join(&name);
         if dest.exists() {
@@ -257,15 +272,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     let mut f = File::create(path).map_err(werr)?;
     f.write_all(bytes).map_err(werr)?;
     f.sync_all().map_err(werr)
-}
-
-fn sync_file(path: &Path) -> Result<(), CheckpointError> {
-    File::open(path)
-        .and_then(|f| f.sync_all())
-        .map_err(|source| CheckpointError::Write {
-            path: path.to_path_buf(),
-            source,
-        })
 }
 
 fn sync_dir(path: &Path) -> Result<(), CheckpointError> {

@@ -802,10 +802,12 @@ where
                 is_best: self.best_step == Some(self.state.step),
                 keep_last: self.config.train.keep_last,
             },
-            |tmp| {
-                let rec = checkpoint::recorder();
-                model.clone().save_file(checkpoint::model_path(tmp), &rec)?;
-                rec.record(optim.to_record(), checkpoint::optimizer_path(tmp))
+            || {
+                let rec = checkpoint::bytes_recorder();
+                Ok(checkpoint::Records {
+                    model: rec.record(model.clone().into_record(), ())?,
+                    optimizer: rec.record(optim.to_record(), ())?,
+                })
             },
         )?;
         info!("saved checkpoint {}", dir.display());

@@ -2,9 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-#[path = "../../../corpus/tests/support/data_dir.rs"]
-mod data_dir;
-pub use data_dir::data_dir;
+// Not every test binary uses both.
+#[allow(dead_code)]
+#[path = "../../../corpus/tests/support/small_text.rs"]
+mod small_text;
+#[allow(unused_imports)]
+pub use small_text::{small_text, small_text_override};
 
 /// The repository root.
 pub fn repo() -> PathBuf {

@@ -5,18 +5,15 @@ use std::sync::{Mutex, MutexGuard};
 
 use charrnn_train::RunConfig;
 
-#[path = "../../../corpus/tests/support/data_dir.rs"]
-mod data_dir;
-pub use data_dir::data_dir;
+#[path = "../../../corpus/tests/support/small_text.rs"]
+mod small_text;
+pub use small_text::small_text_override;
 
-/// The smoke config, pointed at an absolute corpus path and `out_dir`.
+/// The smoke config, pointed at the tests' small text and at `out_dir`.
 pub fn smoke_config(out_dir: &Path, overrides: &[&str]) -> RunConfig {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
     let mut o: Vec<String> = vec![
-        format!(
-            "data.corpus={:?}",
-            data_dir().join("tinyshakespeare.txt").display().to_string()
-        ),
+        small_text_override(),
         format!("train.out_dir={:?}", out_dir.display().to_string()),
     ];
     o.extend(overrides.iter().map(|s| s.to_string()));
