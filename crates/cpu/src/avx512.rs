@@ -180,8 +180,8 @@ pub(crate) unsafe fn gemm(
                     Rhs::Packed(packed) => packed.block(p0, j0),
                 };
                 let start = if p0 > 0 { Start::Accumulate } else { start };
-                // Rows stored row by row are read in place: packing them
-                // (a transpose into MR-wide columns) cost a tenth of the time.
+                // Rows stored row by row are read in place: packing them would
+                // be a transpose into MR-wide columns, a pass over A per block.
                 let in_place = a.cs == 1;
                 for i0 in (i_start..i_end).step_by(MC) {
                     let mc = MC.min(i_end - i0);

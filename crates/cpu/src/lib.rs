@@ -238,8 +238,7 @@ fn gemm_crate(
 
 /// A new `m × n` matrix `a · b`, plus `bias` (`n` values) on every row when
 /// given (an affine map). On the AVX-512 path the result is written once: no
-/// zero fill or bias rows first, which on one thread cost as much as a tenth
-/// of the product.
+/// zero fill or bias rows first, a serial pass over the whole output.
 pub fn product(a: Mat, b: Mat, bias: Option<&[f32]>) -> Vec<f32> {
     let [m, k, n] = product_dims(&a, &b);
     assert!(bias.is_none_or(|b| b.len() >= n));
