@@ -3,7 +3,7 @@
 
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::AutodiffBackend;
-use charrnn::model::LstmBackend;
+use charrnn::model::{LstmBackend, LstmKernels};
 use clap::ValueEnum;
 
 /// The device asked for on the command line.
@@ -52,7 +52,7 @@ pub trait OnBackend {
     fn run<B>(self, device: &B::Device) -> Self::Output
     where
         B: AutodiffBackend + LstmBackend,
-        B::InnerBackend: LstmBackend;
+        B::InnerBackend: LstmKernels;
 }
 
 /// Runs `job` on `device`'s backend: the one place that maps devices to types.

@@ -16,7 +16,7 @@ use anyhow::Context;
 use burn::backend::Flex;
 use burn::tensor::backend::AutodiffBackend;
 use charrnn::corpus::{read_text, split_train_val};
-use charrnn::model::LstmBackend;
+use charrnn::model::{LstmBackend, LstmKernels};
 use charrnn::sample::{Engine, Generator, SampleError, SampleOptions};
 use charrnn::train::{
     bits_per_char, checkpoint, evaluate, train, RunConfig, TrainError, TrainOptions, TrainSummary,
@@ -474,7 +474,7 @@ impl OnBackend for Train<'_> {
     fn run<B>(self, device: &B::Device) -> Self::Output
     where
         B: AutodiffBackend + LstmBackend,
-        B::InnerBackend: LstmBackend,
+        B::InnerBackend: LstmKernels,
     {
         train::<B>(self.config, self.options, device)
     }
@@ -492,7 +492,7 @@ impl OnBackend for Eval<'_> {
     fn run<B>(self, device: &B::Device) -> Self::Output
     where
         B: AutodiffBackend + LstmBackend,
-        B::InnerBackend: LstmBackend,
+        B::InnerBackend: LstmKernels,
     {
         let model = checkpoint::load_model::<B::InnerBackend>(self.meta, device)?;
         let t = &self.meta.config.train;

@@ -1,12 +1,12 @@
-//! The LSTM recurrence as a burn backend extension.
+//! The LSTM recurrence as a burn backend extension, in two traits:
+//! [`LstmKernels`], what a backend implements (each method with a portable
+//! default of burn tensor operations), and [`LstmBackend`], what the model
+//! calls, which every kernel backend has and which [`burn::backend::Autodiff`]
+//! implements by recording each operation as one graph node: the whole
+//! recurrence of a layer is one node whose backward is truncated BPTT written
+//! out by hand (one big weight-gradient GEMM at the end instead of one per step).
 //!
-//! A backend runs the whole recurrence of one layer over a sequence in
-//! [`LstmBackend::lstm_sequence`]. Every backend gets a generic implementation made
-//! of burn tensor operations; [`burn::backend::Autodiff`] gets one that records the
-//! recurrence as a single graph node whose backward is truncated BPTT written out by
-//! hand (one big weight-gradient GEMM at the end instead of one per step).
-//!
-//! The same trait fuses the loss: [`LstmBackend::cross_entropy`] computes the mean
+//! The loss is fused the same way: [`LstmBackend::cross_entropy`] computes the mean
 //! softmax cross-entropy of the logits and, under autodiff, keeps its gradient
 //! (`softmax - one_hot`, scaled), so the largest tensors of a step (`[batch *
 //! seq_len, vocab]`) are touched once forward and once backward, not by the ten or
@@ -52,17 +52,23 @@ pub struct LstmCache<B: Backend> {
     pub w_hh: FloatTensor<B>,
 }
 
-/// A backend that can run an LSTM layer's recurrence over a whole sequence, and
-/// the model's softmax cross-entropy as one operation.
+/// The kernels of a backend: **the one trait to implement to add a backend**.
 ///
-/// The default methods work on any backend; a backend may override them with a
-/// faster kernel. Shapes: `x_proj` is the input projection plus bias,
-/// `[seq_len, batch, 4*hidden]`; `w_hh` is `[hidden, 4*hidden]`; `h0` and `c0`
-/// are `[batch, hidden]`. Gradients never flow into `h0` and `c0`: training
-/// carries state across batches detached (truncated BPTT).
-pub trait LstmBackend: Backend {
-    /// Runs the recurrence (inference, or training through [`Autodiff`]).
-    fn lstm_sequence(
+/// Every method has a portable default made of burn tensor operations, so an
+/// empty `impl LstmKernels for MyBackend {}` works; override a method with a
+/// faster kernel, and test it against the `portable_*` function of the same
+/// name (the Flex and cube kernels' tests show how). The model never calls
+/// these directly: it calls [`LstmBackend`], which runs them on a plain
+/// backend and records each as one graph node under [`Autodiff`]. The
+/// optimizer calls [`LstmKernels::adam_step`].
+///
+/// Shapes: `x_proj` is the input projection plus bias, `[seq_len, batch,
+/// 4*hidden]`; `w_hh` is `[hidden, 4*hidden]`; `h0` and `c0` are `[batch,
+/// hidden]`. Gradients never flow into `h0` and `c0`: training carries state
+/// across batches detached (truncated BPTT).
+pub trait LstmKernels: Backend {
+    /// The recurrence over a sequence, for inference.
+    fn lstm_forward(
         x_proj: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
         h0: FloatTensor<Self>,
@@ -71,8 +77,8 @@ pub trait LstmBackend: Backend {
         recurrence::<Self>(x_proj, w_hh, h0, c0, false).0
     }
 
-    /// Runs the recurrence and keeps what [`LstmBackend::lstm_sequence_backward`] needs.
-    fn lstm_sequence_cached(
+    /// The recurrence, keeping what [`LstmKernels::lstm_backward`] needs.
+    fn lstm_forward_cached(
         x_proj: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
         h0: FloatTensor<Self>,
@@ -83,7 +89,7 @@ pub trait LstmBackend: Backend {
 
     /// Back-propagates `grad_hidden_seq` (`[seq_len, batch, hidden]`) through the
     /// recurrence; returns the gradients of `x_proj` and `w_hh`.
-    fn lstm_sequence_backward(
+    fn lstm_backward(
         cache: LstmCache<Self>,
         grad_hidden_seq: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
@@ -91,8 +97,8 @@ pub trait LstmBackend: Backend {
     }
 
     /// The affine map `x · w + b` of `x` `[n, input]` by `w` `[input, output]`
-    /// and `b` `[output]`; differentiable under [`Autodiff`].
-    fn affine(
+    /// and `b` `[output]`.
+    fn affine_forward(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
@@ -100,8 +106,8 @@ pub trait LstmBackend: Backend {
         portable_affine::<Self>(x, w, b)
     }
 
-    /// The gradients `(dx, dw, db)` of [`LstmBackend::affine`] for the gradient
-    /// `dy` `[n, output]` of its result.
+    /// The gradients `(dx, dw, db)` of the affine map for the gradient `dy`
+    /// `[n, output]` of its result.
     fn affine_backward(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
@@ -110,40 +116,19 @@ pub trait LstmBackend: Backend {
         portable_affine_backward::<Self>(x, w, dy)
     }
 
-    /// An inverted-dropout mask of `shape`: each element `1 / (1 - prob)` with
-    /// probability `1 - prob`, else 0. `seed` picks the mask; a backend may
-    /// draw from its own generator instead (the portable version does).
-    fn dropout_mask(
-        shape: Shape,
-        prob: f64,
-        seed: u64,
-        device: &burn::tensor::Device<Self>,
+    /// The mean softmax cross-entropy (nats) of `logits` `[n, vocab]` against
+    /// class ids `targets` `[n]`, as a `[1]` tensor, without its gradient
+    /// (evaluation).
+    fn cross_entropy_forward(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
     ) -> FloatTensor<Self> {
-        let _ = seed;
-        portable_dropout_mask::<Self>(shape, prob, device)
-    }
-
-    /// One Adam update of one parameter tensor, fused: returns the new
-    /// parameter and the new first and second moments (`moments` is `None`
-    /// before the first step, as if both were zero). The arithmetic is
-    /// burn's `Adam`, so its optimizer state stays interchangeable.
-    fn adam_step(
-        param: FloatTensor<Self>,
-        grad: FloatTensor<Self>,
-        moments: Option<(FloatTensor<Self>, FloatTensor<Self>)>,
-        step: &AdamStep,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        portable_adam_step::<Self>(param, grad, moments, step)
-    }
-
-    /// Mean softmax cross-entropy (nats) of `logits` `[n, vocab]` against class
-    /// ids `targets` `[n]`, as a `[1]` tensor; differentiable under [`Autodiff`].
-    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
         Self::cross_entropy_with_grad(logits, targets).0
     }
 
-    /// The mean cross-entropy and its gradient with respect to `logits`,
-    /// `(softmax(logits) - one_hot(targets)) / n`.
+    /// The mean softmax cross-entropy (nats) of `logits` `[n, vocab]` against
+    /// class ids `targets` `[n]`, as a `[1]` tensor, and its gradient with
+    /// respect to `logits`, `(softmax(logits) - one_hot(targets)) / n`.
     fn cross_entropy_with_grad(
         logits: FloatTensor<Self>,
         targets: IntTensor<Self>,
@@ -158,9 +143,103 @@ pub trait LstmBackend: Backend {
         let (grad, seed): (Tensor<Self, 2>, Tensor<Self, 1>) = (wrap(grad), wrap(seed));
         unwrap(grad * seed.reshape([1, 1]))
     }
+
+    /// An inverted-dropout mask of `shape`: each element `1 / (1 - prob)` with
+    /// probability `1 - prob`, else 0. `seed` picks the mask; a backend may
+    /// draw from its own generator instead (the portable version does, which
+    /// the trainer reseeds every step).
+    fn draw_dropout_mask(
+        shape: Shape,
+        prob: f64,
+        seed: u64,
+        device: &burn::tensor::Device<Self>,
+    ) -> FloatTensor<Self> {
+        let _ = seed;
+        portable_dropout_mask::<Self>(shape, prob, device)
+    }
+
+    /// One Adam update of one parameter tensor, fused (the optimizer's op,
+    /// not the model's): returns the new parameter and the new first and
+    /// second moments (`moments` is `None` before the first step, as if both
+    /// were zero). The arithmetic is burn's `Adam`, so its optimizer state
+    /// stays interchangeable.
+    fn adam_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moments: Option<(FloatTensor<Self>, FloatTensor<Self>)>,
+        step: &AdamStep,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        portable_adam_step::<Self>(param, grad, moments, step)
+    }
 }
 
-/// The hyperparameters of one [`LstmBackend::adam_step`].
+/// The operations the model calls. Nobody implements this by hand: every
+/// [`LstmKernels`] backend has it (running its kernels), and so has
+/// [`Autodiff`] over one (recording each operation as one graph node whose
+/// backward runs the kernels' backward).
+pub trait LstmBackend: Backend {
+    /// Runs one layer's recurrence over a sequence.
+    fn lstm_sequence(
+        x_proj: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+    ) -> LstmSequence<Self>;
+
+    /// The affine map `x · w + b` (see [`LstmKernels::affine_forward`]).
+    fn affine(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
+
+    /// Mean softmax cross-entropy (nats) of `logits` `[n, vocab]` against class
+    /// ids `targets` `[n]`, as a `[1]` tensor.
+    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self>;
+
+    /// An inverted-dropout mask (see [`LstmKernels::draw_dropout_mask`]).
+    fn dropout_mask(
+        shape: Shape,
+        prob: f64,
+        seed: u64,
+        device: &burn::tensor::Device<Self>,
+    ) -> FloatTensor<Self>;
+}
+
+/// A plain backend runs its kernels.
+impl<B: LstmKernels> LstmBackend for B {
+    fn lstm_sequence(
+        x_proj: FloatTensor<Self>,
+        w_hh: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+    ) -> LstmSequence<Self> {
+        B::lstm_forward(x_proj, w_hh, h0, c0)
+    }
+
+    fn affine(
+        x: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        B::affine_forward(x, w, b)
+    }
+
+    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+        B::cross_entropy_forward(logits, targets)
+    }
+
+    fn dropout_mask(
+        shape: Shape,
+        prob: f64,
+        seed: u64,
+        device: &burn::tensor::Device<Self>,
+    ) -> FloatTensor<Self> {
+        B::draw_dropout_mask(shape, prob, seed, device)
+    }
+}
+
+/// The hyperparameters of one [`LstmKernels::adam_step`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamStep {
     /// Learning rate.
@@ -190,7 +269,7 @@ impl AdamStep {
 }
 
 /// The portable Adam update from burn tensor operations (see
-/// [`LstmBackend::adam_step`]), the same operations as burn's `Adam`.
+/// [`LstmKernels::adam_step`]), the same operations as burn's `Adam`.
 pub fn portable_adam_step<B: Backend>(
     param: FloatTensor<B>,
     grad: FloatTensor<B>,
@@ -227,7 +306,7 @@ fn flat<B: Backend>(t: FloatTensor<B>) -> Tensor<B, 1> {
 }
 
 /// The portable dropout mask, drawn from the backend's generator (see
-/// [`LstmBackend::dropout_mask`]).
+/// [`LstmKernels::draw_dropout_mask`]).
 pub fn portable_dropout_mask<B: Backend>(
     shape: Shape,
     prob: f64,
@@ -243,7 +322,7 @@ pub fn portable_dropout_mask<B: Backend>(
     B::float_div_scalar(bits, keep.into())
 }
 
-/// The portable affine map (see [`LstmBackend::affine`]).
+/// The portable affine map (see [`LstmKernels::affine_forward`]).
 pub fn portable_affine<B: Backend>(
     x: FloatTensor<B>,
     w: FloatTensor<B>,
@@ -253,7 +332,7 @@ pub fn portable_affine<B: Backend>(
     unwrap(wrap::<B, 2>(x).matmul(wrap(w)).add(b.unsqueeze::<2>()))
 }
 
-/// The portable gradients of the affine map (see [`LstmBackend::affine_backward`]).
+/// The portable gradients of the affine map (see [`LstmKernels::affine_backward`]).
 pub fn portable_affine_backward<B: Backend>(
     x: FloatTensor<B>,
     w: FloatTensor<B>,
@@ -268,7 +347,7 @@ pub fn portable_affine_backward<B: Backend>(
 }
 
 /// The portable fused loss, from burn tensor operations (see
-/// [`LstmBackend::cross_entropy_with_grad`]).
+/// [`LstmKernels::cross_entropy_with_grad`]).
 pub fn portable_cross_entropy_with_grad<B: Backend>(
     logits: FloatTensor<B>,
     targets: IntTensor<B>,
@@ -435,12 +514,12 @@ pub fn portable_lstm_sequence_backward<B: Backend>(
 #[derive(Debug)]
 struct LstmSequenceBackward;
 
-impl<B: LstmBackend> Backward<B, 2> for LstmSequenceBackward {
+impl<B: LstmKernels> Backward<B, 2> for LstmSequenceBackward {
     type State = LstmCache<B>;
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad_hidden_seq = grads.consume::<B>(&ops.node);
-        let (grad_x_proj, grad_w_hh) = B::lstm_sequence_backward(ops.state, grad_hidden_seq);
+        let (grad_x_proj, grad_w_hh) = B::lstm_backward(ops.state, grad_hidden_seq);
         let [x_proj_node, w_hh_node] = ops.parents;
         if let Some(node) = x_proj_node {
             grads.register::<B>(node.id, grad_x_proj);
@@ -452,7 +531,7 @@ impl<B: LstmBackend> Backward<B, 2> for LstmSequenceBackward {
 }
 
 /// Under autodiff the whole recurrence is one graph node.
-impl<B: LstmBackend, C: CheckpointStrategy> LstmBackend for Autodiff<B, C> {
+impl<B: LstmKernels, C: CheckpointStrategy> LstmBackend for Autodiff<B, C> {
     fn lstm_sequence(
         x_proj: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
@@ -467,12 +546,11 @@ impl<B: LstmBackend, C: CheckpointStrategy> LstmBackend for Autodiff<B, C> {
             .stateful();
         let (hidden_seq, last) = match prep {
             OpsKind::Tracked(prep) => {
-                let (out, cache) =
-                    B::lstm_sequence_cached(x_proj.primitive, w_hh.primitive, h0, c0);
+                let (out, cache) = B::lstm_forward_cached(x_proj.primitive, w_hh.primitive, h0, c0);
                 (prep.finish(cache, out.hidden_seq), (out.hidden, out.cell))
             }
             OpsKind::UnTracked(prep) => {
-                let out = B::lstm_sequence(x_proj.primitive, w_hh.primitive, h0, c0);
+                let out = B::lstm_forward(x_proj.primitive, w_hh.primitive, h0, c0);
                 (prep.finish(out.hidden_seq), (out.hidden, out.cell))
             }
         };
@@ -494,11 +572,11 @@ impl<B: LstmBackend, C: CheckpointStrategy> LstmBackend for Autodiff<B, C> {
             .stateful();
         match prep {
             OpsKind::Tracked(prep) => {
-                let out = B::affine(x.primitive.clone(), w.primitive.clone(), b.primitive);
+                let out = B::affine_forward(x.primitive.clone(), w.primitive.clone(), b.primitive);
                 prep.finish((x.primitive, w.primitive), out)
             }
             OpsKind::UnTracked(prep) => {
-                prep.finish(B::affine(x.primitive, w.primitive, b.primitive))
+                prep.finish(B::affine_forward(x.primitive, w.primitive, b.primitive))
             }
         }
     }
@@ -514,14 +592,14 @@ impl<B: LstmBackend, C: CheckpointStrategy> LstmBackend for Autodiff<B, C> {
         seed: u64,
         device: &burn::tensor::Device<Self>,
     ) -> FloatTensor<Self> {
-        Self::from_inner(B::dropout_mask(shape, prob, seed, device))
+        Self::from_inner(B::draw_dropout_mask(shape, prob, seed, device))
     }
 }
 
 #[derive(Debug)]
 struct AffineBackward;
 
-impl<B: LstmBackend> Backward<B, 3> for AffineBackward {
+impl<B: LstmKernels> Backward<B, 3> for AffineBackward {
     /// The input and the weights.
     type State = (FloatTensor<B>, FloatTensor<B>);
 
@@ -540,7 +618,7 @@ impl<B: LstmBackend> Backward<B, 3> for AffineBackward {
 #[derive(Debug)]
 struct CrossEntropyBackward;
 
-impl<B: LstmBackend> Backward<B, 1> for CrossEntropyBackward {
+impl<B: LstmKernels> Backward<B, 1> for CrossEntropyBackward {
     /// The gradient of the loss with respect to the logits.
     type State = FloatTensor<B>;
 
@@ -554,7 +632,7 @@ impl<B: LstmBackend> Backward<B, 1> for CrossEntropyBackward {
 }
 
 /// The fused loss as one autodiff node whose saved state is its own gradient.
-fn tracked_cross_entropy<B: LstmBackend, C: CheckpointStrategy>(
+fn tracked_cross_entropy<B: LstmKernels, C: CheckpointStrategy>(
     logits: FloatTensor<Autodiff<B, C>>,
     targets: IntTensor<Autodiff<B, C>>,
 ) -> FloatTensor<Autodiff<B, C>> {
@@ -567,6 +645,8 @@ fn tracked_cross_entropy<B: LstmBackend, C: CheckpointStrategy>(
             let (loss, grad) = B::cross_entropy_with_grad(logits.primitive, targets);
             prep.finish(grad, loss)
         }
-        OpsKind::UnTracked(prep) => prep.finish(B::cross_entropy(logits.primitive, targets)),
+        OpsKind::UnTracked(prep) => {
+            prep.finish(B::cross_entropy_forward(logits.primitive, targets))
+        }
     }
 }

@@ -12,18 +12,18 @@ use burn_cubecl::ops::numeric::{empty_device_dtype, zeros_client};
 use burn_cubecl::tensor::CubeTensor;
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 
-use crate::backend::{LstmBackend, LstmCache, LstmSequence};
+use crate::backend::{LstmCache, LstmKernels, LstmSequence};
 
 type Cube<R, F, I, BT> = CubeBackend<R, F, I, BT>;
 
-impl<R, F, I, BT> LstmBackend for CubeBackend<R, F, I, BT>
+impl<R, F, I, BT> LstmKernels for CubeBackend<R, F, I, BT>
 where
     R: CubeRuntime,
     F: FloatElement,
     I: IntElement,
     BT: BoolElement,
 {
-    fn lstm_sequence(
+    fn lstm_forward(
         x_proj: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
         h0: FloatTensor<Self>,
@@ -32,7 +32,7 @@ where
         forward::<R, F, I, BT>(x_proj, w_hh, h0, c0).0
     }
 
-    fn lstm_sequence_cached(
+    fn lstm_forward_cached(
         x_proj: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
         h0: FloatTensor<Self>,
@@ -41,7 +41,7 @@ where
         forward::<R, F, I, BT>(x_proj, w_hh, h0, c0)
     }
 
-    fn lstm_sequence_backward(
+    fn lstm_backward(
         cache: LstmCache<Self>,
         grad_hidden_seq: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {

@@ -17,7 +17,7 @@ use charrnn_cpu::{
 };
 use rayon::prelude::*;
 
-use crate::backend::{AdamStep, LstmBackend, LstmCache, LstmSequence};
+use crate::backend::{AdamStep, LstmCache, LstmKernels, LstmSequence};
 use crate::{splitmix64, GOLDEN_GAMMA};
 
 fn read<const D: usize>(t: FloatTensor<Flex>) -> (Vec<f32>, [usize; D]) {
@@ -207,11 +207,11 @@ fn read_ids(targets: IntTensor<Flex>) -> Vec<i64> {
         .collect()
 }
 
-impl LstmBackend for Flex {
+impl LstmKernels for Flex {
     /// A counter-based mask: element `i` keeps when the hash of `(seed, i)`
     /// falls below `1 - prob`, so the mask is the same however the threads
     /// split it, and costs a few instructions per element.
-    fn dropout_mask(
+    fn draw_dropout_mask(
         shape: burn::tensor::Shape,
         prob: f64,
         seed: u64,
@@ -235,7 +235,7 @@ impl LstmBackend for Flex {
         FlexTensor::from_data(TensorData::new(mask, shape))
     }
 
-    fn affine(
+    fn affine_forward(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
         b: FloatTensor<Self>,
@@ -320,7 +320,10 @@ impl LstmBackend for Flex {
         (param, m, v)
     }
 
-    fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self> {
+    fn cross_entropy_forward(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+    ) -> FloatTensor<Self> {
         let (mut data, [_, vocab]) = read::<2>(logits);
         let loss = cross_entropy_rows(&mut data, vocab, &read_ids(targets), false);
         write(vec![loss as f32], [1])
@@ -348,7 +351,7 @@ impl LstmBackend for Flex {
         (write(vec![loss as f32], [1]), write(data, dims))
     }
 
-    fn lstm_sequence(
+    fn lstm_forward(
         x_proj: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
         h0: FloatTensor<Self>,
@@ -358,7 +361,7 @@ impl LstmBackend for Flex {
         forward(x_proj, values(&w), h0, c0).finish(w).0
     }
 
-    fn lstm_sequence_cached(
+    fn lstm_forward_cached(
         x_proj: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
         h0: FloatTensor<Self>,
@@ -368,7 +371,7 @@ impl LstmBackend for Flex {
         forward(x_proj, values(&w), h0, c0).finish(w)
     }
 
-    fn lstm_sequence_backward(
+    fn lstm_backward(
         cache: LstmCache<Self>,
         grad_hidden_seq: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {

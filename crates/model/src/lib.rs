@@ -27,7 +27,7 @@ mod lstm;
 pub use backend::{
     portable_adam_step, portable_affine, portable_affine_backward,
     portable_cross_entropy_with_grad, portable_dropout_mask, portable_lstm_sequence,
-    portable_lstm_sequence_backward, AdamStep, LstmBackend, LstmCache, LstmSequence,
+    portable_lstm_sequence_backward, AdamStep, LstmBackend, LstmCache, LstmKernels, LstmSequence,
 };
 pub use char_rnn::{CharRnn, CharRnnConfig, InvalidValue, LayerState, ModelState};
 pub use lstm::FusedLstm;

@@ -6,7 +6,7 @@
 use burn::backend::Flex;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
-use charrnn_model::{portable_adam_step, AdamStep, LstmBackend};
+use charrnn_model::{portable_adam_step, AdamStep, LstmKernels};
 
 /// `n` pseudo-random values in [-1, 1) fixed by `seed`. Not burn's generator:
 /// it is global, and tests run in parallel.

@@ -5,7 +5,7 @@
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor, TensorPrimitive};
-use charrnn_model::{portable_affine, portable_affine_backward, LstmBackend};
+use charrnn_model::{portable_affine, portable_affine_backward, LstmBackend, LstmKernels};
 
 type B = Autodiff<Flex>;
 

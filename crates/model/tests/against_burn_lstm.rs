@@ -160,7 +160,7 @@ fn flex_kernel_matches_portable_implementation() {
 }
 
 fn flex_kernel_matches_portable_with_batch(batch: usize) {
-    use charrnn_model::{portable_lstm_sequence, portable_lstm_sequence_backward, LstmBackend};
+    use charrnn_model::{portable_lstm_sequence, portable_lstm_sequence_backward, LstmKernels};
     let device = Default::default();
     Flex::seed(&device, 11);
     let normal =
@@ -175,7 +175,7 @@ fn flex_kernel_matches_portable_with_batch(batch: usize) {
     let f3 = |t| Tensor::<Flex, 3>::from_primitive(burn::tensor::TensorPrimitive::Float(t));
     let f2 = |t| Tensor::<Flex, 2>::from_primitive(burn::tensor::TensorPrimitive::Float(t));
 
-    let (ours, cache) = Flex::lstm_sequence_cached(
+    let (ours, cache) = Flex::lstm_forward_cached(
         p(x_proj.clone()),
         p2(w_hh.clone()),
         p2(h0.clone()),
@@ -198,7 +198,7 @@ fn flex_kernel_matches_portable_with_batch(batch: usize) {
         .into_scalar();
     assert!(d < 1e-4, "final cell differs by {d}");
 
-    let (dx, dw) = Flex::lstm_sequence_backward(cache, p(grad.clone()));
+    let (dx, dw) = Flex::lstm_backward(cache, p(grad.clone()));
     let (dx_ref, dw_ref) = portable_lstm_sequence_backward::<Flex>(ref_cache, p(grad));
     close3("d x_proj", f3(dx), f3(dx_ref));
     let d = (f2(dw) - f2(dw_ref)).abs().max().into_scalar();

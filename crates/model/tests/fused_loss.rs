@@ -5,7 +5,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
-use charrnn_model::{portable_cross_entropy_with_grad, LstmBackend};
+use charrnn_model::{portable_cross_entropy_with_grad, LstmBackend, LstmKernels};
 
 type B = Autodiff<Flex>;
 const N: usize = 37;

@@ -17,7 +17,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Distribution, Tensor, TensorData, TensorPrimitive};
 use charrnn_model::{
-    portable_lstm_sequence, portable_lstm_sequence_backward, FusedLstm, LstmBackend,
+    portable_lstm_sequence, portable_lstm_sequence_backward, FusedLstm, LstmKernels,
 };
 
 /// Tolerance relative to the largest value compared: f32 arithmetic in
@@ -58,7 +58,7 @@ fn assert_close(what: &str, got: &[f32], want: &[f32], tolerance: f32) {
 
 /// Forward (every cached tensor) and backward of one layer's recurrence, on
 /// `G` at `gpu` and portably on the CPU.
-fn recurrence_matches<G: LstmBackend>(
+fn recurrence_matches<G: LstmKernels>(
     gpu: &G::Device,
     tolerance: f32,
     [seq, batch, hidden]: [usize; 3],
@@ -70,7 +70,7 @@ fn recurrence_matches<G: LstmBackend>(
     let c0 = random([batch, hidden], 0.5);
     let upstream = random([seq, batch, hidden], 1.0);
 
-    let (out_g, cache_g) = G::lstm_sequence_cached(
+    let (out_g, cache_g) = G::lstm_forward_cached(
         tensor::<G, 3>(&x, gpu),
         tensor::<G, 2>(&w, gpu),
         tensor::<G, 2>(&h0, gpu),
@@ -102,7 +102,7 @@ fn recurrence_matches<G: LstmBackend>(
         cache_c.hidden_in.clone(),
     );
 
-    let (dx_g, dw_g) = G::lstm_sequence_backward(cache_g, tensor::<G, 3>(&upstream, gpu));
+    let (dx_g, dw_g) = G::lstm_backward(cache_g, tensor::<G, 3>(&upstream, gpu));
     let (dx_c, dw_c) =
         portable_lstm_sequence_backward::<Flex>(cache_c, tensor::<Flex, 3>(&upstream, &cpu));
     check3("d x_proj", dx_g, dx_c);
@@ -143,7 +143,7 @@ fn a_fused_layer_trains_the_same_on_cuda_and_the_cpu() {
 
 /// The whole layer under autodiff (input projection, recurrence, backward
 /// through both) on the GPU and on the CPU, from the same weights.
-fn layer_matches<G: LstmBackend>(gpu: &G::Device, tolerance: f32) {
+fn layer_matches<G: LstmKernels>(gpu: &G::Device, tolerance: f32) {
     let (seq, batch, input, hidden) = (6, 5, 11, 17);
     let cpu = Default::default();
     let (layer_c, layer_g) = support::gpu::same_on_both(

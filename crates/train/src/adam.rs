@@ -3,7 +3,7 @@
 //! burn's `Adam` makes about a dozen elementwise passes over every parameter
 //! per step, each allocating a tensor, on one thread (BENCHMARKS.md has what
 //! that cost). [`FusedAdam`] computes the same update with
-//! [`LstmBackend::adam_step`] (one parallel pass, in place on the CPU backend)
+//! [`LstmKernels::adam_step`] (one parallel pass, in place on the CPU backend)
 //! and keeps burn's `AdamState`, so optimizer checkpoints are unchanged.
 
 use burn::module::AutodiffModule;
@@ -11,7 +11,7 @@ use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{AdamState, AdaptiveMomentumState, LearningRate, SimpleOptimizer};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Tensor, TensorPrimitive};
-use charrnn_model::{AdamStep, LstmBackend};
+use charrnn_model::{AdamStep, LstmKernels};
 
 /// Adam without weight decay, with burn's defaults (`beta_1` 0.9, `beta_2`
 /// 0.999) and arithmetic.
@@ -36,14 +36,14 @@ impl FusedAdam {
     pub fn init<B, M>(self) -> OptimizerAdaptor<Self, M, B>
     where
         B: AutodiffBackend,
-        B::InnerBackend: LstmBackend,
+        B::InnerBackend: LstmKernels,
         M: AutodiffModule<B>,
     {
         OptimizerAdaptor::from(self)
     }
 }
 
-impl<B: LstmBackend> SimpleOptimizer<B> for FusedAdam {
+impl<B: LstmKernels> SimpleOptimizer<B> for FusedAdam {
     type State<const D: usize> = AdamState<B, D>;
 
     fn step<const D: usize>(

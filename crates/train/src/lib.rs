@@ -3,7 +3,7 @@
 //! that resume exactly where a run stopped.
 //!
 //! The entry point is [`train`], generic over any burn autodiff backend whose
-//! inner backend implements [`charrnn_model::LstmBackend`].
+//! inner backend implements [`charrnn_model::LstmKernels`].
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

@@ -12,7 +12,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use charrnn_batch::{Batcher, TooShort};
 use charrnn_corpus::{split_train_val, Corpus, CorpusError, Vocab};
-use charrnn_model::{CharRnn, CharRnnConfig, LayerState, LstmBackend, ModelState};
+use charrnn_model::{CharRnn, CharRnnConfig, LayerState, LstmBackend, LstmKernels, ModelState};
 use tracing::info;
 
 use crate::adam::FusedAdam;
@@ -259,7 +259,7 @@ pub fn train<B>(
 ) -> Result<TrainSummary, TrainError>
 where
     B: AutodiffBackend + LstmBackend,
-    B::InnerBackend: LstmBackend,
+    B::InnerBackend: LstmKernels,
 {
     let resume = match &options.resume {
         Some(path) => Some(checkpoint::load_meta(path)?),
@@ -421,7 +421,7 @@ struct StepOutcome {
 struct Trainer<'a, B>
 where
     B: AutodiffBackend + LstmBackend,
-    B::InnerBackend: LstmBackend,
+    B::InnerBackend: LstmKernels,
 {
     config: &'a RunConfig,
     options: &'a TrainOptions,
@@ -445,7 +445,7 @@ where
 impl<'a, B> Trainer<'a, B>
 where
     B: AutodiffBackend + LstmBackend,
-    B::InnerBackend: LstmBackend,
+    B::InnerBackend: LstmKernels,
 {
     /// A fresh model and optimizer, seeded from the config.
     fn new(
