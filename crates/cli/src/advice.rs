@@ -16,11 +16,12 @@ pub fn what_to_type(e: &anyhow::Error) -> Option<String> {
         if cause.is::<CorpusNotFound>() {
             return Some(FETCH_DATA.into());
         }
-        match cause.downcast_ref::<CorpusError>() {
-            Some(CorpusError::NotFound { .. }) => Some(FETCH_DATA.into()),
-            _ => None,
-        }
+        cause.downcast_ref::<CorpusError>().and_then(for_corpus)
     })
+}
+
+fn for_corpus(e: &CorpusError) -> Option<String> {
+    matches!(e, CorpusError::NotFound { .. }).then(|| FETCH_DATA.into())
 }
 
 const FETCH_DATA: &str = "`cargo xtask fetch-data` downloads the standard corpora into data/";
@@ -36,9 +37,8 @@ fn for_train(e: &TrainError) -> Option<String> {
             run_dir.display()
         )),
         TrainError::Config(e) => for_config(e),
-        TrainError::CorpusNotFound(_) | TrainError::Corpus(CorpusError::NotFound { .. }) => {
-            Some(FETCH_DATA.into())
-        }
+        TrainError::CorpusNotFound(_) => Some(FETCH_DATA.into()),
+        TrainError::Corpus(e) => for_corpus(e),
         _ => None,
     }
 }

@@ -99,12 +99,7 @@ fn auto() -> Device {
         }
         Err(why) => why,
     };
-    let gpus: Vec<String> = wgpu_adapters()
-        .into_iter()
-        .filter(|a| !a.software)
-        .map(|a| a.to_string())
-        .collect();
-    if let Some(gpu) = gpus.first() {
+    if let Some(gpu) = wgpu_adapters().into_iter().find(|a| !a.software) {
         tracing::info!("device: wgpu (auto: {cuda}; found {gpu})");
         return Device::Wgpu;
     }

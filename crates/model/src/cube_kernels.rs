@@ -101,7 +101,6 @@ where
     I: IntElement,
     BT: BoolElement,
 {
-    type Ops<R, F, I, BT> = Cube<R, F, I, BT>;
     let [seq, batch, four_h] = x_proj.shape().dims();
     let units = four_h / 4;
     assert!(seq > 0, "an LSTM sequence needs at least one step");
@@ -112,7 +111,7 @@ where
     let (count, dim) = charrnn_gpu::launch_dims(&client, batch * units);
     let mut h_prev = h0;
     for step in 0..seq {
-        let hw = Ops::<R, F, I, BT>::float_matmul(h_prev, w_hh.clone());
+        let hw = Cube::<R, F, I, BT>::float_matmul(h_prev, w_hh.clone());
         let h_out = empty(&hw, [batch, units]);
         charrnn_gpu::lstm_cell_forward::launch::<F, R>(
             &client,
@@ -131,10 +130,10 @@ where
         h_prev = h_out;
     }
     let steps = |range: std::ops::Range<usize>| [Slice::from(range)];
-    let hidden_seq = Ops::<R, F, I, BT>::float_slice(hidden.clone(), &steps(1..seq + 1));
-    let hidden_in = Ops::<R, F, I, BT>::float_slice(hidden, &steps(0..seq));
-    let last_cell = Ops::<R, F, I, BT>::float_slice(cells.clone(), &steps(seq..seq + 1));
-    let last_cell = Ops::<R, F, I, BT>::float_reshape(last_cell, Shape::new([batch, units]));
+    let hidden_seq = Cube::<R, F, I, BT>::float_slice(hidden.clone(), &steps(1..seq + 1));
+    let hidden_in = Cube::<R, F, I, BT>::float_slice(hidden, &steps(0..seq));
+    let last_cell = Cube::<R, F, I, BT>::float_slice(cells.clone(), &steps(seq..seq + 1));
+    let last_cell = Cube::<R, F, I, BT>::float_reshape(last_cell, Shape::new([batch, units]));
     (
         LstmSequence {
             hidden_seq,
@@ -162,7 +161,6 @@ where
     I: IntElement,
     BT: BoolElement,
 {
-    type Ops<R, F, I, BT> = Cube<R, F, I, BT>;
     let LstmCache {
         gates,
         cells,
@@ -174,7 +172,7 @@ where
     let dz = empty(&gates, [seq, batch, four_h]);
     let dc = zeros(&gates, [batch, units]);
     let mut dh_next = zeros(&gates, [batch, units]);
-    let w_hh_t = Ops::<R, F, I, BT>::float_transpose(w_hh);
+    let w_hh_t = Cube::<R, F, I, BT>::float_transpose(w_hh);
     let client = gates.client.clone();
     let (count, dim) = charrnn_gpu::launch_dims(&client, batch * units);
     for step in (0..seq).rev() {
@@ -195,16 +193,16 @@ where
             units,
         );
         dh_next = if step > 0 {
-            Ops::<R, F, I, BT>::float_matmul(dz_out, w_hh_t.clone())
+            Cube::<R, F, I, BT>::float_matmul(dz_out, w_hh_t.clone())
         } else {
             dz_out
         };
     }
     // dW_hh = sum_t h_{t-1}^T dz_t, as one GEMM over all steps.
     let rows = seq * batch;
-    let hidden_in = Ops::<R, F, I, BT>::float_reshape(hidden_in, Shape::new([rows, units]));
-    let dz_rows = Ops::<R, F, I, BT>::float_reshape(dz.clone(), Shape::new([rows, four_h]));
+    let hidden_in = Cube::<R, F, I, BT>::float_reshape(hidden_in, Shape::new([rows, units]));
+    let dz_rows = Cube::<R, F, I, BT>::float_reshape(dz.clone(), Shape::new([rows, four_h]));
     let grad_w_hh =
-        Ops::<R, F, I, BT>::float_matmul(Ops::<R, F, I, BT>::float_transpose(hidden_in), dz_rows);
+        Cube::<R, F, I, BT>::float_matmul(Cube::<R, F, I, BT>::float_transpose(hidden_in), dz_rows);
     (dz, grad_w_hh)
 }

@@ -146,7 +146,7 @@ fn a_fused_layer_trains_the_same_on_cuda_and_the_cpu() {
 fn layer_matches<G: LstmKernels>(gpu: &G::Device, tolerance: f32) {
     let (seq, batch, input, hidden) = (6, 5, 11, 17);
     let cpu = Default::default();
-    let (layer_c, layer_g) = support::gpu::same_on_both(
+    let (layer_c, layer_g) = support::identical::same_on_both(
         (
             || FusedLstm::<Autodiff<Flex>>::new(input, hidden, &cpu),
             &cpu,

@@ -272,9 +272,9 @@ where
     if let Some(meta) = &resume {
         trainer.restore(meta)?;
     }
-    trainer.open_logs(resume.as_ref())?;
+    let metrics = trainer.open_logs(resume.as_ref())?;
     trainer.announce(&corpus_path, &corpus);
-    trainer.run()
+    trainer.run(metrics)
 }
 
 /// Loads the corpus; on resume, checks it still has the checkpoint's vocabulary.
@@ -332,6 +332,7 @@ fn run_dir_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError {
 struct TrainingData<'a> {
     vocab: Vocab,
     batcher: Batcher<'a>,
+    train_len: usize,
     val_ids: &'a [u32],
 }
 
@@ -369,6 +370,7 @@ impl<'a> TrainingData<'a> {
         Ok(Self {
             vocab: corpus.vocab().clone(),
             batcher,
+            train_len: train_ids.len(),
             val_ids,
         })
     }
@@ -434,7 +436,6 @@ where
     optim: Optim<B>,
     state: TrainerState,
     hidden: ModelState<B>,
-    metrics: Option<MetricsLog>,
     total_steps: u64,
     clock: Clock,
     last_saved: Option<(PathBuf, u64)>,
@@ -494,7 +495,6 @@ where
             model: Some(model),
             optim: FusedAdam::new(1e-8).init(),
             state,
-            metrics: None,
             total_steps,
             clock: Clock::new(0.0),
             last_saved: None,
@@ -549,25 +549,24 @@ where
         Ok(())
     }
 
-    /// Writes the run's config and opens its metrics log (appending on resume).
-    fn open_logs(&mut self, resume: Option<&CheckpointMeta>) -> Result<(), TrainError> {
+    /// Writes the run's config and opens its metrics log (appending on resume),
+    /// once the model is restored: a checkpoint that cannot be read leaves
+    /// both untouched.
+    fn open_logs(&self, resume: Option<&CheckpointMeta>) -> Result<MetricsLog, TrainError> {
         let run_err = run_dir_error(&self.run_dir);
         std::fs::write(self.run_dir.join("config.toml"), self.config.to_toml()).map_err(run_err)?;
-        let metrics = MetricsLog::open(&self.run_dir, resume.map(|m| m.state.step))
-            .map_err(run_dir_error(&self.run_dir))?;
-        self.metrics = Some(metrics);
-        Ok(())
+        MetricsLog::open(&self.run_dir, resume.map(|m| m.state.step))
+            .map_err(run_dir_error(&self.run_dir))
     }
 
     fn announce(&self, corpus_path: &Path, corpus: &Corpus) {
-        let (train, val) = split_train_val(corpus.ids(), self.config.data.val_fraction);
         info!(
             "training on {} ({} chars, vocab {}, {} train / {} val), {} params, {} batches/epoch, {} steps",
             corpus_path.display(),
             corpus.len(),
             self.data.vocab.len(),
-            train.len(),
-            val.len(),
+            self.data.train_len,
+            self.data.val_ids.len(),
             self.model_config.num_params(),
             self.data.batcher.num_batches(),
             self.total_steps
@@ -575,7 +574,7 @@ where
     }
 
     /// The epochs, then a final validation and checkpoint.
-    fn run(mut self) -> Result<TrainSummary, TrainError> {
+    fn run(mut self, mut metrics: MetricsLog) -> Result<TrainSummary, TrainError> {
         let num_batches = self.data.batcher.num_batches();
         let tc = &self.config.train;
         'epochs: while self.state.epoch < tc.epochs {
@@ -588,7 +587,7 @@ where
                     break 'epochs;
                 }
                 let outcome = self.step()?;
-                self.after_step(&outcome)?;
+                self.after_step(&outcome, &mut metrics)?;
             }
             self.state.epoch += 1;
             self.state.batch = 0;
@@ -663,7 +662,11 @@ where
 
     /// Validation, progress, logs, checkpoints and samples due after a step;
     /// then honours a stop request.
-    fn after_step(&mut self, outcome: &StepOutcome) -> Result<(), TrainError> {
+    fn after_step(
+        &mut self,
+        outcome: &StepOutcome,
+        metrics: &mut MetricsLog,
+    ) -> Result<(), TrainError> {
         let tc = &self.config.train;
         let step = self.state.step;
         let at_end = step == self.total_steps;
@@ -674,7 +677,7 @@ where
         };
         self.report_progress(outcome, val_loss);
         if every(step, tc.log_every) || val_loss.is_some() || at_end {
-            self.log_step(outcome, val_loss)?;
+            self.log_step(outcome, val_loss, metrics)?;
         }
         let stop_requested = self
             .options
@@ -725,7 +728,12 @@ where
     }
 
     /// One metrics record and one log line.
-    fn log_step(&mut self, outcome: &StepOutcome, val_loss: Option<f64>) -> Result<(), TrainError> {
+    fn log_step(
+        &mut self,
+        outcome: &StepOutcome,
+        val_loss: Option<f64>,
+        metrics: &mut MetricsLog,
+    ) -> Result<(), TrainError> {
         let tc = &self.config.train;
         let (sec_per_step, chars_per_sec) = self.clock.take_interval(tc.batch_size * tc.seq_len);
         let state = &self.state;
@@ -738,10 +746,6 @@ where
             chars_per_sec,
             state.elapsed_sec,
         );
-        let metrics = self
-            .metrics
-            .as_mut()
-            .expect("logs are opened before the run");
         metrics
             .write(&record)
             .map_err(run_dir_error(metrics.path()))?;
