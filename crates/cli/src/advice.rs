@@ -2,7 +2,7 @@
 //! the command line adds the flag or command that fixes it.
 
 use charrnn::corpus::{CorpusError, CorpusNotFound};
-use charrnn::train::{ConfigError, TrainError};
+use charrnn::train::{ConfigError, LockError, TrainError};
 
 /// The command-line fix for an error, if there is one to suggest.
 pub fn what_to_type(e: &anyhow::Error) -> Option<String> {
@@ -13,8 +13,8 @@ pub fn what_to_type(e: &anyhow::Error) -> Option<String> {
         if let Some(e) = cause.downcast_ref::<ConfigError>() {
             return for_config(e);
         }
-        if cause.is::<CorpusNotFound>() {
-            return Some(FETCH_DATA.into());
+        if let Some(e) = cause.downcast_ref::<CorpusNotFound>() {
+            return for_corpus_lookup(e);
         }
         cause.downcast_ref::<CorpusError>().and_then(for_corpus)
     })
@@ -22,6 +22,11 @@ pub fn what_to_type(e: &anyhow::Error) -> Option<String> {
 
 fn for_corpus(e: &CorpusError) -> Option<String> {
     matches!(e, CorpusError::NotFound { .. }).then(|| FETCH_DATA.into())
+}
+
+/// `fetch-data` helps only when nothing was found, not when a folder was.
+fn for_corpus_lookup(e: &CorpusNotFound) -> Option<String> {
+    e.not_a_file.is_none().then(|| FETCH_DATA.into())
 }
 
 const FETCH_DATA: &str = "`cargo xtask fetch-data` downloads the standard corpora into data/";
@@ -37,7 +42,13 @@ fn for_train(e: &TrainError) -> Option<String> {
             run_dir.display()
         )),
         TrainError::Config(e) => for_config(e),
-        TrainError::CorpusNotFound(_) => Some(FETCH_DATA.into()),
+        TrainError::CorpusNotFound(e) => for_corpus_lookup(e),
+        TrainError::CorpusChanged { .. } => {
+            Some("to continue on the changed text, add --allow-changed-corpus".into())
+        }
+        TrainError::Locked(LockError::Held { .. }) => {
+            Some("for another folder: --set train.out_dir=runs/NEW".into())
+        }
         TrainError::Corpus(e) => for_corpus(e),
         _ => None,
     }

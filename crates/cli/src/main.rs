@@ -82,6 +82,15 @@ struct TrainArgs {
     /// Continue a run (runs/X) or a checkpoint (runs/X/checkpoints/step-N).
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// With --resume: continue even though the corpus's text has changed
+    /// since the checkpoint (its vocabulary must be the same).
+    #[arg(long, requires = "resume")]
+    allow_changed_corpus: bool,
+    /// Fine-tune: start a new run from a trained checkpoint's weights (a run
+    /// folder: its best). Its vocabulary comes first; new characters are
+    /// added after it. The config's [model] sizes must match the checkpoint's.
+    #[arg(long, value_name = "CHECKPOINT_OR_RUN", conflicts_with = "resume")]
+    init_from: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -286,6 +295,8 @@ fn cmd_train(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         progress: bars
             .clone()
             .map(|b| b as Arc<dyn charrnn::train::ProgressObserver>),
+        allow_changed_corpus: args.allow_changed_corpus,
+        init_from: args.init_from,
     };
     let result = device::run_on(
         device,
@@ -354,22 +365,16 @@ fn with_flag(e: SampleError) -> anyhow::Error {
 }
 
 fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
-    let meta = match (&args.run, &args.checkpoint) {
-        (Some(run), _) => {
-            let pick = if args.latest {
-                checkpoint::Pick::Latest
-            } else {
-                checkpoint::Pick::Best
-            };
-            checkpoint::load_meta_pick(run, pick)?
-        }
-        (None, Some(dir)) => checkpoint::load_meta(dir)?,
+    let (path, pick) = match (&args.run, &args.checkpoint) {
+        (Some(run), _) if args.latest => (run, checkpoint::Pick::Latest),
+        (Some(run), _) => (run, checkpoint::Pick::Best),
+        (None, Some(dir)) => (dir, checkpoint::Pick::Latest),
         (None, None) => anyhow::bail!("give --run RUN or --checkpoint DIR"),
     };
     if args.num_samples == 0 {
         anyhow::bail!("--num-samples is 0: ask for at least one sample");
     }
-    let model = checkpoint::load_model::<Flex>(&meta, &Default::default())?;
+    let (meta, model) = checkpoint::load_pick::<Flex>(path, pick, &Default::default())?;
     let defaults = &meta.config.sample;
     let options = SampleOptions {
         prime: args.prime.unwrap_or_else(|| defaults.prime.clone()),
@@ -615,6 +620,20 @@ fn cmd_info(args: InfoArgs) -> anyhow::Result<()> {
     println!("device       {}", s.device);
     println!("trained for  {:.1} s", s.elapsed_sec);
     println!("vocabulary   {} characters", meta.vocab.len());
+    let corpus = s.corpus.map_or("not recorded".into(), |f| f.to_string());
+    println!(
+        "corpus       {} ({corpus})",
+        meta.config.data.corpus.display()
+    );
+    println!("layout       {} (checkpoint format version)", s.format);
+    if let Some(from) = &s.init_from {
+        println!(
+            "fine-tuned   from {} (step {}, {} characters)",
+            from.checkpoint.display(),
+            from.step,
+            from.vocab_size
+        );
+    }
     println!(
         "model        embed {} -> {} x LSTM {} -> {} ({} parameters, dropout {})",
         mc.embed_size,

@@ -14,20 +14,26 @@ fn smoke() -> String {
         .to_string()
 }
 
-fn start_training(run: &Path, extra: &[&str]) -> Child {
+/// `charrnn train` of the smoke config on the small play into `run`.
+fn smoke_training(run: &Path) -> Command {
     let out_dir = format!("train.out_dir={:?}", run.display().to_string());
-    Command::new(env!("CARGO_BIN_EXE_charrnn"))
-        .args([
-            "train",
-            "--config",
-            &smoke(),
-            "--device",
-            "cpu",
-            "--set",
-            &out_dir,
-            "--set",
-            &common::small_text_override(),
-        ])
+    let mut command = Command::new(env!("CARGO_BIN_EXE_charrnn"));
+    command.args([
+        "train",
+        "--config",
+        &smoke(),
+        "--device",
+        "cpu",
+        "--set",
+        &out_dir,
+        "--set",
+        &common::small_text_override(),
+    ]);
+    command
+}
+
+fn start_training(run: &Path, extra: &[&str]) -> Child {
+    smoke_training(run)
         .args(["--set", "train.save_every=1", "--set", "train.eval_every=0"])
         .args(extra.iter().flat_map(|e| ["--set", e]))
         .stdout(Stdio::piped())
@@ -223,4 +229,82 @@ fn full_disk_while_checkpointing_keeps_the_previous_checkpoint() {
         leftovers.is_empty(),
         "half-written checkpoint left behind: {leftovers:?}"
     );
+}
+
+fn charrnn(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_charrnn"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_second_trainer_is_refused_readers_are_not_and_sigkill_frees_the_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let mut first = start_training(
+        &run,
+        &[
+            "train.max_steps=100000",
+            "train.log_every=1",
+            "train.keep_last=1",
+        ],
+    );
+    let metrics = run.join("metrics.jsonl");
+    for _ in 0..400 {
+        if checkpoint_written(&run) && std::fs::metadata(&metrics).is_ok_and(|m| m.len() > 0) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let run_arg = run.to_str().unwrap();
+    let held_by = format!("in use by another trainer (PID {})", first.id());
+    let second = smoke_training(&run).output().unwrap();
+    let resumed = charrnn(&["train", "--resume", run_arg, "--device", "cpu"]);
+    for (what, out) in [("a fresh trainer", &second), ("a resume", &resumed)] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert!(stderr.contains(&held_by), "{what}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{what}: {stderr}");
+    }
+    // Readers take no lock, and find a whole checkpoint while one a step is
+    // written and the previous pruned.
+    for _ in 0..5 {
+        let out = charrnn(&["sample", "--run", run_arg, "--length", "20"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    first.kill().unwrap(); // SIGKILL: no chance to unlock
+    first.wait().unwrap();
+    let steps: Vec<u64> = std::fs::read_to_string(&metrics)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        steps.windows(2).all(|w| w[1] == w[0] + 1),
+        "one writer's log: {steps:?}"
+    );
+
+    let last = *steps.last().unwrap();
+    let more = format!("train.max_steps={}", last + 3);
+    let after = charrnn(&[
+        "train", "--resume", run_arg, "--device", "cpu", "--set", &more,
+    ]);
+    assert!(
+        after.status.success(),
+        "{}",
+        String::from_utf8_lossy(&after.stderr)
+    );
+}
+
+fn checkpoint_written(run: &Path) -> bool {
+    run.join("checkpoints/latest").is_file()
 }

@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use crate::{CorpusError, Vocab};
+use crate::{CorpusError, Fingerprint, Vocab};
 
 /// A text loaded from disk, its vocabulary and its encoding.
 #[derive(Debug, Clone)]
@@ -8,6 +8,7 @@ pub struct Corpus {
     path: PathBuf,
     vocab: Vocab,
     ids: Vec<u32>,
+    fingerprint: Fingerprint,
 }
 
 impl Corpus {
@@ -17,9 +18,24 @@ impl Corpus {
         Ok(Self::from_text(path, &text))
     }
 
+    /// Loads a UTF-8 file in `base`'s vocabulary, extended with the characters
+    /// of the text that `base` lacks ([`Vocab::extended_with`]).
+    pub fn load_extending(path: &Path, base: &Vocab) -> Result<Self, CorpusError> {
+        let text = read_text(path)?;
+        Ok(Self::from_text_extending(path, &text, base))
+    }
+
     /// Builds a corpus from text already in memory; `path` names it in messages.
     pub fn from_text(path: &Path, text: &str) -> Self {
-        let vocab = Vocab::from_text(text);
+        Self::encoded(path, text, Vocab::from_text(text))
+    }
+
+    /// [`Corpus::from_text`] in `base`'s vocabulary, extended as needed.
+    pub fn from_text_extending(path: &Path, text: &str, base: &Vocab) -> Self {
+        Self::encoded(path, text, base.extended_with(&Vocab::from_text(text)))
+    }
+
+    fn encoded(path: &Path, text: &str, vocab: Vocab) -> Self {
         let ids = vocab
             .encode(text)
             .expect("every character of a text is in its own vocabulary");
@@ -27,7 +43,13 @@ impl Corpus {
             path: path.to_path_buf(),
             vocab,
             ids,
+            fingerprint: Fingerprint::of(text.as_bytes()),
         }
+    }
+
+    /// The size and checksum of the text, to tell later whether it changed.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
     }
 
     /// Where the text came from.
@@ -59,12 +81,44 @@ impl Corpus {
 /// Environment variable naming the folder where corpora are looked up first.
 pub const DATA_DIR_ENV: &str = "CHARRNN_DATA_DIR";
 
-/// No candidate path for a corpus exists.
+/// No candidate path for a corpus is a file.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("corpus not found; looked for {}: set {DATA_DIR_ENV} to the folder that holds it", .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+#[error("{}", describe_not_found(self))]
 pub struct CorpusNotFound {
     /// Every path tried, in order.
     pub tried: Vec<PathBuf>,
+    /// The first path tried that exists but is not a file, and what it is.
+    pub not_a_file: Option<(PathBuf, &'static str)>,
+}
+
+fn describe_not_found(e: &CorpusNotFound) -> String {
+    match &e.not_a_file {
+        Some((path, what)) => format!(
+            "corpus {} is {what}, not a text file: give the path of a UTF-8 text file (data.corpus)",
+            path.display()
+        ),
+        None => format!(
+            "corpus not found; looked for {}: set {DATA_DIR_ENV} to the folder that holds it",
+            e.tried
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// What a path that exists but is not a regular file is, in words.
+fn kind_of(path: &Path) -> Option<&'static str> {
+    let meta = std::fs::metadata(path).ok()?;
+    let kind = meta.file_type();
+    if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        Some("a folder")
+    } else {
+        Some("a special file (a device, pipe or socket)")
+    }
 }
 
 /// The corpora this project trains and tests on.
@@ -112,15 +166,23 @@ pub fn find_corpus(corpus: &Path, config_dir: &Path) -> Result<PathBuf, CorpusNo
         tried.push(config_dir.join(corpus));
         tried.push(corpus.to_path_buf());
     }
-    tried
+    if let Some(found) = tried.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    let not_a_file = tried
         .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .ok_or(CorpusNotFound { tried })
+        .find_map(|p| kind_of(p).map(|what| (p.clone(), what)));
+    Err(CorpusNotFound { tried, not_a_file })
 }
 
 /// Reads a non-empty UTF-8 text file, with errors that name the file and the fix.
 pub fn read_text(path: &Path) -> Result<String, CorpusError> {
+    if let Some(what) = kind_of(path) {
+        return Err(CorpusError::NotAFile {
+            path: path.to_path_buf(),
+            what,
+        });
+    }
     let bytes = std::fs::read(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => CorpusError::NotFound {
             path: path.to_path_buf(),
@@ -206,6 +268,58 @@ mod tests {
             Err(CorpusError::InvalidUtf8 { offset, .. }) => assert_eq!(offset, 6),
             other => panic!("expected InvalidUtf8, got {other:?}"),
         }
+
+        let err = Corpus::load(dir.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("is a folder, not a text file"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_folder_found_instead_of_a_file_is_named_as_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("novels")).unwrap();
+        let err = find_corpus(Path::new("novels"), dir.path()).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("is a folder, not a text file"),
+            "{message}"
+        );
+        assert!(message.contains("novels"), "{message}");
+        let err = find_corpus(Path::new("absent.txt"), dir.path()).unwrap_err();
+        assert!(err.to_string().starts_with("corpus not found"), "{err}");
+    }
+
+    #[test]
+    fn an_extended_vocabulary_keeps_every_known_id() {
+        let base = Vocab::from_text("金瓶梅");
+        let corpus = Corpus::from_text_extending(Path::new("t"), "梅花 and 金", &base);
+        let vocab = corpus.vocab();
+        for (id, &ch) in base.chars().iter().enumerate() {
+            assert_eq!(vocab.id(ch), Some(id as u32), "{ch}");
+        }
+        // New characters follow, in code-point order.
+        let new: String = vocab.chars()[base.len()..].iter().collect();
+        assert_eq!(new, " adn花");
+        assert_eq!(vocab.decode(corpus.ids()), "梅花 and 金");
+        // Nothing new: the same vocabulary.
+        assert_eq!(
+            Corpus::from_text_extending(Path::new("t"), "梅金", &base).vocab(),
+            &base
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.txt");
+        std::fs::write(&p, "abca").unwrap();
+        let before = Corpus::load(&p).unwrap().fingerprint();
+        std::fs::write(&p, "abcb").unwrap();
+        let after = Corpus::load(&p).unwrap().fingerprint();
+        assert_eq!(before.bytes, after.bytes);
+        assert_ne!(before, after);
     }
 
     #[test]

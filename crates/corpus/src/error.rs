@@ -9,6 +9,14 @@ pub enum CorpusError {
         /// The path that was tried.
         path: PathBuf,
     },
+    /// The path is a folder or a special file.
+    #[error("corpus {} is {what}, not a text file: give the path of a UTF-8 text file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead, e.g. "a folder".
+        what: &'static str,
+    },
     /// The corpus file exists but holds no text.
     #[error("corpus file {} is empty: give a file with some UTF-8 text in it", path.display())]
     Empty {

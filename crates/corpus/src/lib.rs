@@ -16,6 +16,7 @@
 
 mod corpus;
 mod error;
+mod fingerprint;
 mod vocab;
 
 pub use corpus::{
@@ -23,4 +24,5 @@ pub use corpus::{
     CorpusNotFound, DATA_DIR_ENV, STANDARD_CORPORA,
 };
 pub use error::{CorpusError, UnknownChar};
+pub use fingerprint::Fingerprint;
 pub use vocab::Vocab;

@@ -43,11 +43,20 @@ impl Vocab {
         astral.sort_unstable();
         astral.dedup();
         chars.extend(astral);
-        Self::from_sorted_chars(chars)
+        Self::from_distinct_chars(chars)
     }
 
-    /// Builds a vocabulary from characters that are already sorted and distinct.
-    fn from_sorted_chars(chars: Vec<char>) -> Self {
+    /// This vocabulary followed by the characters of `other` that it lacks, in
+    /// `other`'s order: every id of `self` keeps its character. What a model
+    /// fine-tuned on a new text uses.
+    pub fn extended_with(&self, other: &Vocab) -> Vocab {
+        let mut chars = self.chars.clone();
+        chars.extend(other.chars.iter().filter(|&&ch| self.id(ch).is_none()));
+        Self::from_distinct_chars(chars)
+    }
+
+    /// Builds a vocabulary from distinct characters, in id order.
+    fn from_distinct_chars(chars: Vec<char>) -> Self {
         let mut bmp = vec![ABSENT; BMP];
         let mut astral = HashMap::new();
         for (id, &ch) in chars.iter().enumerate() {
@@ -67,7 +76,7 @@ impl Vocab {
         let mut chars: Vec<char> = chars.into_iter().collect();
         chars.sort_unstable();
         chars.dedup();
-        Self::from_sorted_chars(chars)
+        Self::from_distinct_chars(chars)
     }
 
     /// Number of distinct characters.
@@ -146,7 +155,7 @@ impl Vocab {
         if chars.windows(2).any(|w| w[0] >= w[1]) {
             return Err(bad("characters are not sorted and distinct".into()));
         }
-        Ok(Self::from_sorted_chars(chars))
+        Ok(Self::from_distinct_chars(chars))
     }
 
     /// Writes the vocabulary as JSON to `path`.

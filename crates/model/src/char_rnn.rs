@@ -60,8 +60,16 @@ impl std::fmt::Display for InvalidValue {
 
 impl std::error::Error for InvalidValue {}
 
+/// The most distinct characters a vocabulary can hold: every Unicode scalar value.
+pub const MAX_VOCAB: usize = 0x11_0000;
+/// The widest embedding or hidden layer a config may ask for.
+pub const MAX_WIDTH: usize = 1 << 20;
+/// The most LSTM layers a config may ask for.
+pub const MAX_LAYERS: usize = 1024;
+
 impl CharRnnConfig {
-    /// Checks that every size is positive and dropout lies in `[0, 1)`.
+    /// Checks that every size is positive and within its cap, and that dropout
+    /// lies in `[0, 1)`.
     pub fn validate(&self) -> Result<(), InvalidValue> {
         let positive = "a whole number greater than 0";
         for (key, value) in [
@@ -74,6 +82,18 @@ impl CharRnnConfig {
                 return Err(InvalidValue::new(key, value, positive));
             }
         }
+        // Caps far above any model that trains, so that sizes typed with a
+        // digit too many are refused and `num_params` cannot overflow.
+        for (key, value, cap) in [
+            ("vocab_size", self.vocab_size, MAX_VOCAB),
+            ("embed_size", self.embed_size, MAX_WIDTH),
+            ("hidden_size", self.hidden_size, MAX_WIDTH),
+            ("num_layers", self.num_layers, MAX_LAYERS),
+        ] {
+            if value > cap {
+                return Err(InvalidValue::new(key, value, format!("at most {cap}")));
+            }
+        }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(InvalidValue::new(
                 "dropout",
@@ -82,6 +102,15 @@ impl CharRnnConfig {
             ));
         }
         Ok(())
+    }
+
+    /// Parameters in the model (weights and biases).
+    ///
+    /// Does not overflow for any config that passes [`Self::validate`].
+    pub fn num_params(&self) -> usize {
+        let (v, e, h) = (self.vocab_size, self.embed_size, self.hidden_size);
+        let lstm = |input: usize| input * 4 * h + h * 4 * h + 4 * h;
+        v * e + lstm(e) + (self.num_layers - 1) * lstm(h) + h * v + v
     }
 
     /// Builds a freshly initialised model on `device`.
@@ -102,13 +131,6 @@ impl CharRnnConfig {
             dropout: DropoutConfig::new(self.dropout).init(),
             output: LinearConfig::new(self.hidden_size, self.vocab_size).init(device),
         }
-    }
-
-    /// Number of trainable parameters.
-    pub fn num_params(&self) -> usize {
-        let (v, e, h) = (self.vocab_size, self.embed_size, self.hidden_size);
-        let lstm = |input: usize| input * 4 * h + h * 4 * h + 4 * h;
-        v * e + lstm(e) + (self.num_layers - 1) * lstm(h) + h * v + v
     }
 }
 
@@ -181,6 +203,35 @@ impl<B: Backend> CharRnn<B> {
             num_layers: self.layers.len(),
             dropout: self.dropout.prob,
         }
+    }
+
+    /// This model with `trained`'s weights wherever `trained` has them: its
+    /// LSTM layers whole, and the embedding and output rows of its vocabulary,
+    /// which must be this model's first ids (a vocabulary that only grew).
+    /// Characters `trained` never saw keep this model's fresh rows. Both must
+    /// have the same embedding, hidden and layer sizes.
+    pub fn with_weights_of(mut self, trained: CharRnn<B>) -> Self {
+        let [known, embed] = trained.embedding.weight.dims();
+        let hidden = trained.layers[0].hidden_size();
+        // Leaves again after the copy, so the optimizer sees plain parameters.
+        let leaf = |t: Tensor<B, 2>| t.detach().require_grad();
+        let rows = trained.embedding.weight.val();
+        self.embedding.weight = self
+            .embedding
+            .weight
+            .map(|fresh| leaf(fresh.slice_assign([0..known, 0..embed], rows)));
+        let columns = trained.output.weight.val();
+        self.output.weight = self
+            .output
+            .weight
+            .map(|fresh| leaf(fresh.slice_assign([0..hidden, 0..known], columns)));
+        if let (Some(fresh), Some(bias)) = (self.output.bias.take(), &trained.output.bias) {
+            let bias = bias.val();
+            self.output.bias =
+                Some(fresh.map(|f| f.slice_assign([0..known], bias).detach().require_grad()));
+        }
+        self.layers = trained.layers;
+        self
     }
 }
 

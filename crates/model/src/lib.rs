@@ -29,7 +29,9 @@ pub use backend::{
     portable_cross_entropy_with_grad, portable_dropout_mask, portable_lstm_sequence,
     portable_lstm_sequence_backward, AdamStep, LstmBackend, LstmCache, LstmKernels, LstmSequence,
 };
-pub use char_rnn::{CharRnn, CharRnnConfig, InvalidValue, LayerState, ModelState};
+pub use char_rnn::{
+    CharRnn, CharRnnConfig, InvalidValue, LayerState, ModelState, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH,
+};
 pub use lstm::FusedLstm;
 
 /// SplitMix64's increment, `2^64 / φ`: spreads consecutive counters apart

@@ -4,7 +4,8 @@
 //! out_dir/checkpoints/
 //!   latest              -> "step-000400" (replaced atomically)
 //!   best                -> the checkpoint with the lowest validation loss
-//!   step-000200/  model.mpk optimizer.mpk vocab.json config.toml state.json hidden.bin
+//!   step-000200/  model.mpk optimizer.mpk vocab.json config.toml state.json
+//!                 hidden.bin manifest.json
 //!   step-000400/  ...
 //! ```
 //!
@@ -12,22 +13,39 @@
 //! folder are fsynced, and only then is it renamed into place and `latest`
 //! rewritten (write to a temporary file, fsync, rename). A process killed at any
 //! moment leaves every visible checkpoint complete and `latest` naming one.
+//!
+//! `manifest.json` holds the layout version and every other file's size and
+//! CRC-32, and ends with a CRC-32 of itself, so a damaged file of any kind is
+//! an error naming that file, never a silently different model. Its first
+//! field is always `"format"` and its last always `"check"`, the CRC-32 of
+//! the bytes before `,"check":`, so that any later layout can be told apart
+//! from a damaged one. Checkpoints of layout 1 (no manifest) still load.
+//!
+//! A reader never sees a half-removed checkpoint: pruning renames a folder
+//! out of sight before deleting it, and only once `latest` and `best` name
+//! others; a reader whose checkpoint was pruned under it follows the pointers
+//! again.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, NamedMpkFileRecorder, Recorder};
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::Backend;
-use charrnn_corpus::Vocab;
+use charrnn_corpus::{Fingerprint, Vocab};
 use charrnn_model::{CharRnn, CharRnnConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
 
-/// Version of the checkpoint layout, stored in `state.json`.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the checkpoint layout this build writes, stored in `state.json`
+/// and `manifest.json`. 1: no manifest; 2: `manifest.json`, and the corpus's
+/// fingerprint in `state.json`.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest layout this build reads.
+pub const OLDEST_FORMAT: u32 = 1;
 
 const MODEL: &str = "model.mpk";
 const OPTIMIZER: &str = "optimizer.mpk";
@@ -35,6 +53,9 @@ const VOCAB: &str = "vocab.json";
 const CONFIG: &str = "config.toml";
 const STATE: &str = "state.json";
 const HIDDEN: &str = "hidden.bin";
+const MANIFEST: &str = "manifest.json";
+/// Where a manifest's checksum starts; the checksum covers the bytes before it.
+const CHECK_KEY: &str = ",\"check\":";
 const LATEST: &str = "latest";
 const BEST: &str = "best";
 
@@ -55,6 +76,20 @@ pub enum CheckpointError {
         /// What is wrong.
         reason: String,
     },
+    /// A layout this build does not read.
+    #[error("checkpoint {} has layout version {found}; {}", path.display(), format_advice(*found))]
+    Format {
+        /// The checkpoint folder.
+        path: PathBuf,
+        /// Its layout version.
+        found: u32,
+    },
+    /// The checkpoint named was removed while it was being read.
+    #[error("checkpoint {} was removed while being read, by the trainer pruning old checkpoints (train.keep_last); give the run folder instead, whose latest and best checkpoints are never pruned", path.display())]
+    Removed {
+        /// The checkpoint folder.
+        path: PathBuf,
+    },
     /// Writing failed (the previous checkpoints are untouched).
     #[error("cannot write checkpoint in {}: {source}; earlier checkpoints are intact", path.display())]
     Write {
@@ -64,6 +99,84 @@ pub enum CheckpointError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn format_advice(found: u32) -> String {
+    if found > FORMAT_VERSION {
+        format!("this charrnn reads versions {OLDEST_FORMAT} to {FORMAT_VERSION}: it was written by a newer charrnn, so upgrade charrnn to use it")
+    } else {
+        format!("this charrnn reads versions {OLDEST_FORMAT} to {FORMAT_VERSION}: the checkpoint is older than any it can read")
+    }
+}
+
+/// Every file of a checkpoint but itself, with its size and CRC-32.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    format: u32,
+    files: BTreeMap<String, Fingerprint>,
+}
+
+impl Manifest {
+    /// The manifest's text: the JSON object, its last field the checksum of
+    /// the bytes before that field.
+    fn to_text(&self) -> String {
+        let json = serde_json::to_string(self).expect("a manifest serialises");
+        let body = json.strip_suffix('}').expect("a JSON object ends with }");
+        format!("{body}{CHECK_KEY}{}}}\n", crc32fast::hash(body.as_bytes()))
+    }
+
+    /// Reads a manifest's text, checking its own checksum and then its layout
+    /// version.
+    fn from_text(text: &str) -> Result<Self, ManifestError> {
+        use ManifestError::{Damaged, Format};
+        let at = text
+            .rfind(CHECK_KEY)
+            .ok_or_else(|| Damaged(format!("{MANIFEST} has no checksum")))?;
+        let (body, tail) = text.split_at(at);
+        // Byte for byte as written: the last byte is checked too.
+        let check = tail[CHECK_KEY.len()..]
+            .strip_suffix("}\n")
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|n| n.parse::<u32>().ok())
+            .ok_or_else(|| Damaged(format!("{MANIFEST} has a malformed checksum")))?;
+        if crc32fast::hash(body.as_bytes()) != check {
+            return Err(Damaged(format!("{MANIFEST} fails its own checksum")));
+        }
+        let json = format!("{body}}}");
+        let malformed = |e: serde_json::Error| Damaged(format!("{MANIFEST}: {e}"));
+        let layout: LayoutOnly = serde_json::from_str(&json).map_err(malformed)?;
+        if layout.format != FORMAT_VERSION {
+            return Err(Format(layout.format));
+        }
+        serde_json::from_str(&json).map_err(malformed)
+    }
+
+    /// Checks `bytes`, read from file `name`, against the manifest.
+    fn check(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
+        let want = self
+            .files
+            .get(name)
+            .ok_or_else(|| format!("{MANIFEST} does not list {name}"))?;
+        let got = Fingerprint::of(bytes);
+        if got != *want {
+            return Err(format!(
+                "{name} is not the file that was saved (it has {got}; {MANIFEST} says {want})"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The layout version of a manifest or a state file, whatever else it holds.
+#[derive(Deserialize)]
+struct LayoutOnly {
+    format: u32,
+}
+
+/// Why a manifest was refused.
+enum ManifestError {
+    Damaged(String),
+    Format(u32),
 }
 
 /// Where training stood when a checkpoint was written.
@@ -93,6 +206,24 @@ pub struct TrainerState {
     /// Lowest validation loss of the run so far.
     #[serde(default)]
     pub best_val_loss: Option<f64>,
+    /// The corpus trained on (none in layout 1): resuming on a changed text
+    /// would put the stream position in different text.
+    #[serde(default)]
+    pub corpus: Option<Fingerprint>,
+    /// The trained model a fine-tuned run started from.
+    #[serde(default)]
+    pub init_from: Option<StartedFrom>,
+}
+
+/// Where a fine-tuned run's weights came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StartedFrom {
+    /// The checkpoint folder.
+    pub checkpoint: PathBuf,
+    /// Its step.
+    pub step: u64,
+    /// Characters its vocabulary had (the first ids of this run's).
+    pub vocab_size: usize,
 }
 
 /// Everything but the weights: what a checkpoint says about itself.
@@ -106,6 +237,8 @@ pub struct CheckpointMeta {
     pub vocab: Vocab,
     /// Where training stood.
     pub state: TrainerState,
+    /// The files' checksums (none in layout 1).
+    pub(crate) manifest: Option<Manifest>,
 }
 
 impl CheckpointMeta {
@@ -115,13 +248,8 @@ impl CheckpointMeta {
     }
 }
 
-/// The recorder for weights and optimiser state: named MessagePack, full precision.
-pub(crate) fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
-    NamedMpkFileRecorder::new()
-}
-
-/// The recorder whose bytes [`save`] writes: the same MessagePack as
-/// [`recorder`] reads.
+/// The recorder of weights and optimiser state: named MessagePack, full
+/// precision, to and from bytes that `checkpoint.rs` writes and checks.
 pub(crate) fn bytes_recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
     NamedMpkBytesRecorder::new()
 }
@@ -199,16 +327,30 @@ pub(crate) fn save(
             // The recorder's error stays the source, as an I/O error's payload.
             source: std::io::Error::other(e),
         })?;
+        let state = serde_json::to_vec_pretty(files.state).expect("state serialises");
+        let hidden: Vec<u8> = files.hidden.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let (vocab, config) = (files.vocab.to_json(), files.config.to_toml());
+        let contents: [(&str, &[u8]); 6] = [
+            (MODEL, &records.model),
+            (OPTIMIZER, &records.optimizer),
+            (VOCAB, vocab.as_bytes()),
+            (CONFIG, config.as_bytes()),
+            (STATE, &state),
+            (HIDDEN, &hidden),
+        ];
+        let mut manifest = Manifest {
+            format: FORMAT_VERSION,
+            files: BTreeMap::new(),
+        };
         // Written here rather than by burn's file recorder, whose errors lose
         // the I/O error (a full disk must say so).
-        write_synced(&model_path(&tmp), &records.model)?;
-        write_synced(&optimizer_path(&tmp), &records.optimizer)?;
-        write_synced(&tmp.join(VOCAB), files.vocab.to_json().as_bytes())?;
-        write_synced(&tmp.join(CONFIG), files.config.to_toml().as_bytes())?;
-        let state = serde_json::to_vec_pretty(files.state).expect("state serialises");
-        write_synced(&tmp.join(STATE), &state)?;
-        let hidden: Vec<u8> = files.hidden.iter().flat_map(|v| v.to_le_bytes()).collect();
-        write_synced(&tmp.join(HIDDEN), &hidden)?;
+        for (name, bytes) in contents {
+            write_synced(&tmp.join(name), bytes)?;
+            manifest
+                .files
+                .insert(name.to_string(), Fingerprint::of(bytes));
+        }
+        write_synced(&tmp.join(MANIFEST), manifest.to_text().as_bytes())?;
         sync_dir(&tmp)?;
         let dest = root.join(&name);
         if dest.exists() {
@@ -259,7 +401,12 @@ fn prune(root: &Path, keep: usize) {
     let excess = steps.len().saturating_sub(keep);
     for name in steps.into_iter().take(excess) {
         if !pinned.contains(&name) {
-            let _ = fs::remove_dir_all(root.join(name));
+            // Out of sight first, in one rename: a reader finds the whole
+            // checkpoint or none of it.
+            let doomed = root.join(format!(".pruned-{name}-{}", std::process::id()));
+            if fs::rename(root.join(&name), &doomed).is_ok() {
+                let _ = fs::remove_dir_all(doomed);
+            }
         }
     }
 }
@@ -327,13 +474,42 @@ pub fn load_meta(path: &Path) -> Result<CheckpointMeta, CheckpointError> {
 
 /// Like [`load_meta`], choosing a run's checkpoint by `pick`.
 pub fn load_meta_pick(path: &Path, pick: Pick) -> Result<CheckpointMeta, CheckpointError> {
-    let dir = resolve_pick(path, pick)?;
+    with_retry(path, pick, read_meta)
+}
+
+/// Runs `read` on the checkpoint `path` resolves to. When a running trainer
+/// prunes that checkpoint meanwhile, resolves again: `latest` and `best` then
+/// name a newer one.
+fn with_retry<T>(
+    path: &Path,
+    pick: Pick,
+    read: impl Fn(&Path) -> Result<T, CheckpointError>,
+) -> Result<T, CheckpointError> {
+    const ATTEMPTS: usize = 5;
+    for _ in 1..ATTEMPTS {
+        // A pointer read just before the checkpoint it named was pruned
+        // leads nowhere: read it again.
+        let Ok(dir) = resolve_pick(path, pick) else {
+            continue;
+        };
+        match read(&dir) {
+            Err(CheckpointError::Removed { .. }) if dir != path => continue,
+            other => return other,
+        }
+    }
+    read(&resolve_pick(path, pick)?)
+}
+
+/// Reads the config, vocabulary and state of the checkpoint folder `dir`.
+fn read_meta(dir: &Path) -> Result<CheckpointMeta, CheckpointError> {
     let damaged = |reason: String| CheckpointError::Damaged {
-        path: dir.clone(),
+        path: dir.to_path_buf(),
         reason,
     };
+    let manifest = read_manifest(dir)?;
     let read = |name: &str| {
-        fs::read_to_string(dir.join(name)).map_err(|e| damaged(format!("cannot read {name}: {e}")))
+        let bytes = read_checked(dir, manifest.as_ref(), name)?;
+        String::from_utf8(bytes).map_err(|_| damaged(format!("{name} is not UTF-8 text")))
     };
     let config_text = read(CONFIG)?;
     let config = RunConfig::parse(&config_text, &dir.join(CONFIG), &[])
@@ -342,17 +518,114 @@ pub fn load_meta_pick(path: &Path, pick: Pick) -> Result<CheckpointMeta, Checkpo
         Vocab::from_json(&read(VOCAB)?, &dir.join(VOCAB)).map_err(|e| damaged(e.to_string()))?;
     let state: TrainerState =
         serde_json::from_str(&read(STATE)?).map_err(|e| damaged(format!("{STATE}: {e}")))?;
-    if state.format != FORMAT_VERSION {
+    let layout = if manifest.is_some() {
+        FORMAT_VERSION
+    } else {
+        1
+    };
+    if state.format != layout {
         return Err(damaged(format!(
-            "layout version {} is not the supported {FORMAT_VERSION}",
+            "{STATE} says layout {} but the checkpoint has layout {layout}",
             state.format
         )));
     }
     Ok(CheckpointMeta {
-        dir,
+        dir: dir.to_path_buf(),
         config,
         vocab,
         state,
+        manifest,
+    })
+}
+
+/// The manifest of the checkpoint folder `dir`: `None` for layout 1, which
+/// has none; an error for a damaged one or a layout this build does not read.
+fn read_manifest(dir: &Path) -> Result<Option<Manifest>, CheckpointError> {
+    let damaged = |reason: String| CheckpointError::Damaged {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    match fs::read(dir.join(MANIFEST)) {
+        Err(_) if !dir.exists() => Err(CheckpointError::Removed {
+            path: dir.to_path_buf(),
+        }),
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes)
+                .map_err(|_| damaged(format!("{MANIFEST} is not UTF-8 text")))?;
+            match Manifest::from_text(&text) {
+                Ok(manifest) => Ok(Some(manifest)),
+                Err(ManifestError::Damaged(reason)) => Err(damaged(reason)),
+                Err(ManifestError::Format(found)) => Err(CheckpointError::Format {
+                    path: dir.to_path_buf(),
+                    found,
+                }),
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Layout 1 had no manifest; any later one must have it.
+            let state = fs::read_to_string(dir.join(STATE))
+                .map_err(|e| damaged(format!("cannot read {STATE}: {e}")))?;
+            let layout: LayoutOnly =
+                serde_json::from_str(&state).map_err(|e| damaged(format!("{STATE}: {e}")))?;
+            match layout.format {
+                1 => Ok(None),
+                found if found < OLDEST_FORMAT => Err(CheckpointError::Format {
+                    path: dir.to_path_buf(),
+                    found,
+                }),
+                _ => Err(damaged(format!("{MANIFEST} is missing"))),
+            }
+        }
+        Err(e) => Err(damaged(format!("cannot read {MANIFEST}: {e}"))),
+    }
+}
+
+/// The bytes of file `name` of checkpoint `dir`, checked against `manifest`.
+fn read_checked(
+    dir: &Path,
+    manifest: Option<&Manifest>,
+    name: &str,
+) -> Result<Vec<u8>, CheckpointError> {
+    let damaged = |reason: String| CheckpointError::Damaged {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let bytes = fs::read(dir.join(name)).map_err(|e| match dir.exists() {
+        true => damaged(format!("cannot read {name}: {e}")),
+        false => CheckpointError::Removed {
+            path: dir.to_path_buf(),
+        },
+    })?;
+    if let Some(manifest) = manifest {
+        manifest.check(name, &bytes).map_err(damaged)?;
+    }
+    Ok(bytes)
+}
+
+impl CheckpointMeta {
+    /// The bytes of the checkpoint's file `name`, checked against its manifest.
+    fn read(&self, name: &str) -> Result<Vec<u8>, CheckpointError> {
+        read_checked(&self.dir, self.manifest.as_ref(), name)
+    }
+
+    /// The serialised optimizer record, checked.
+    pub(crate) fn optimizer_bytes(&self) -> Result<Vec<u8>, CheckpointError> {
+        self.read(OPTIMIZER)
+    }
+}
+
+/// Reads a checkpoint and its weights onto `device`, as [`load_meta_pick`]
+/// and [`load_model`] would, following the pointers again if a running trainer
+/// prunes the checkpoint meanwhile. What `sample`, `eval` and `info` use.
+pub fn load_pick<B: Backend>(
+    path: &Path,
+    pick: Pick,
+    device: &B::Device,
+) -> Result<(CheckpointMeta, CharRnn<B>), CheckpointError> {
+    with_retry(path, pick, |dir| {
+        let meta = read_meta(dir)?;
+        let model = load_model::<B>(&meta, device)?;
+        Ok((meta, model))
     })
 }
 
@@ -363,13 +636,12 @@ pub fn load_model<B: Backend>(
 ) -> Result<CharRnn<B>, CheckpointError> {
     let expected = meta.model_config();
     let model = expected.init::<B>(device);
-    let path = meta.dir.join(MODEL);
     let damaged = |reason: String| CheckpointError::Damaged {
         path: meta.dir.clone(),
         reason,
     };
-    let record = recorder()
-        .load(path.clone(), device)
+    let record = bytes_recorder()
+        .load(meta.read(MODEL)?, device)
         .map_err(|e| damaged(format!("{MODEL} cannot be read ({})", first_line(&e))))?;
     let model = model.load_record(record);
     check_shapes(&model, &expected).map_err(damaged)?;
@@ -422,10 +694,7 @@ fn check_shapes<B: Backend>(model: &CharRnn<B>, expected: &CharRnnConfig) -> Res
 
 /// Reads the saved hidden state.
 pub(crate) fn load_hidden(meta: &CheckpointMeta) -> Result<Vec<f32>, CheckpointError> {
-    let bytes = fs::read(meta.dir.join(HIDDEN)).map_err(|e| CheckpointError::Damaged {
-        path: meta.dir.clone(),
-        reason: format!("cannot read {HIDDEN}: {e}"),
-    })?;
+    let bytes = meta.read(HIDDEN)?;
     let want: usize = meta.state.hidden_shape.iter().product::<usize>() * 4;
     if bytes.len() != want {
         return Err(CheckpointError::Damaged {
@@ -437,16 +706,6 @@ pub(crate) fn load_hidden(meta: &CheckpointMeta) -> Result<Vec<f32>, CheckpointE
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .collect())
-}
-
-/// Path of the optimiser record inside a checkpoint folder.
-pub(crate) fn optimizer_path(dir: &Path) -> PathBuf {
-    dir.join(OPTIMIZER)
-}
-
-/// Path of the model record inside a checkpoint folder.
-pub(crate) fn model_path(dir: &Path) -> PathBuf {
-    dir.join(MODEL)
 }
 
 /// Size on disk of a checkpoint folder, in bytes.

@@ -135,6 +135,12 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Stop after this many steps in total (0 = no limit).
     pub max_steps: u64,
+    /// Stop after this many minutes of wall-clock training, validation
+    /// included, counted across resumes (0 = no limit). The `cosine` schedule
+    /// then decays over whichever of the steps and the minutes runs out first.
+    /// Handy for fixed-time comparisons; a run meant to be reproduced step for
+    /// step states its steps instead.
+    pub max_minutes: f64,
     /// Validate every this many steps (0 = only at the end).
     pub eval_every: u64,
     /// Checkpoint every this many steps (0 = only at the end).
@@ -167,6 +173,7 @@ impl Default for TrainConfig {
             warmup_steps: 0,
             epochs: 50,
             max_steps: 0,
+            max_minutes: 0.0,
             eval_every: 200,
             save_every: 200,
             log_every: 1,
@@ -178,6 +185,9 @@ impl Default for TrainConfig {
         }
     }
 }
+
+/// The most characters one training step may hold (`batch_size × seq_len`).
+pub const MAX_CHARS_PER_STEP: usize = u32::MAX as usize;
 
 /// A whole run configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -265,6 +275,19 @@ impl RunConfig {
                 return Err(range(key, v.to_string(), positive));
             }
         }
+        // A step's characters are counted in usize everywhere; far above
+        // anything that fits in memory, and so never overflowing.
+        let per_step = self.train.batch_size.checked_mul(self.train.seq_len);
+        if per_step.is_none_or(|n| n > MAX_CHARS_PER_STEP) {
+            return Err(range(
+                "train.batch_size",
+                format!(
+                    "{} (× train.seq_len = {})",
+                    self.train.batch_size, self.train.seq_len
+                ),
+                &format!("such that batch_size × seq_len is at most {MAX_CHARS_PER_STEP}"),
+            ));
+        }
         if self.train.log_every == 0 {
             return Err(range("train.log_every", "0".into(), positive));
         }
@@ -301,6 +324,14 @@ impl RunConfig {
         if !(decay > 0.0 && decay <= 1.0) {
             return Err(range("train.lr_decay", decay.to_string(), "in (0, 1]"));
         }
+        let minutes = self.train.max_minutes;
+        if !(minutes.is_finite() && minutes >= 0.0) {
+            return Err(range(
+                "train.max_minutes",
+                minutes.to_string(),
+                "0 (no limit) or a positive number of minutes",
+            ));
+        }
         let df = self.train.divergence_factor;
         if !(df.is_finite() && (df == 0.0 || df > 1.0)) {
             return Err(range(
@@ -324,8 +355,15 @@ impl RunConfig {
     }
 
     /// The learning rate at `step` (0-based, the step about to be taken) in
-    /// `epoch` (0-based) of a run of `total_steps` steps.
-    pub fn learning_rate(&self, step: u64, epoch: usize, total_steps: u64) -> f64 {
+    /// `epoch` (0-based) of a run of `total_steps` steps, `elapsed_sec` into
+    /// training (which matters only under `train.max_minutes`).
+    pub fn learning_rate(
+        &self,
+        step: u64,
+        epoch: usize,
+        total_steps: u64,
+        elapsed_sec: f64,
+    ) -> f64 {
         let t = &self.train;
         let warm = t.warmup_steps;
         if step < warm {
@@ -339,9 +377,19 @@ impl RunConfig {
             }
             LrSchedule::Cosine => {
                 let span = total_steps.saturating_sub(warm).max(1) as f64;
-                let progress = ((step - warm) as f64 / span).min(1.0);
+                let by_steps = (step - warm) as f64 / span;
+                let progress = by_steps.max(self.time_spent(elapsed_sec)).min(1.0);
                 t.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
             }
+        }
+    }
+
+    /// The share of `train.max_minutes` that `elapsed_sec` has used: 0 when
+    /// there is no time limit, 1 or more once it is spent.
+    pub fn time_spent(&self, elapsed_sec: f64) -> f64 {
+        match self.train.max_minutes {
+            m if m > 0.0 => elapsed_sec / (m * 60.0),
+            _ => 0.0,
         }
     }
 
@@ -448,6 +496,10 @@ mod tests {
             ("train.learning_rate=0", "train.learning_rate"),
             ("data.val_fraction=1.5", "data.val_fraction"),
             ("data.val_fraction=0", "data.val_fraction"),
+            ("train.seq_len=100000000000", "train.batch_size"),
+            ("train.batch_size=9223372036854775807", "train.batch_size"),
+            ("model.hidden_size=2000000", "model.hidden_size"),
+            ("model.num_layers=5000", "model.num_layers"),
         ] {
             let err = parse(MINIMAL, &[o]).unwrap_err();
             assert!(err.to_string().contains(key), "{o}: {err}");
@@ -466,7 +518,7 @@ mod tests {
     #[test]
     fn learning_rate_schedules() {
         let c = parse(MINIMAL, &["train.learning_rate=1.0"]).unwrap();
-        assert_eq!(c.learning_rate(500, 30, 1000), 1.0);
+        assert_eq!(c.learning_rate(500, 30, 1000, 0.0), 1.0);
         let s = parse(
             MINIMAL,
             &[
@@ -478,9 +530,9 @@ mod tests {
         )
         .unwrap();
         // Decay starts once epoch `lr_decay_after` (1-based) is complete.
-        assert_eq!(s.learning_rate(0, 1, 100), 1.0);
-        assert_eq!(s.learning_rate(0, 2, 100), 0.5);
-        assert_eq!(s.learning_rate(0, 3, 100), 0.25);
+        assert_eq!(s.learning_rate(0, 1, 100, 0.0), 1.0);
+        assert_eq!(s.learning_rate(0, 2, 100, 0.0), 0.5);
+        assert_eq!(s.learning_rate(0, 3, 100, 0.0), 0.25);
         let cos = parse(
             MINIMAL,
             &[
@@ -490,11 +542,39 @@ mod tests {
             ],
         )
         .unwrap();
-        assert!((cos.learning_rate(0, 0, 110) - 0.1).abs() < 1e-12);
-        assert_eq!(cos.learning_rate(10, 0, 110), 1.0);
-        assert!((cos.learning_rate(60, 0, 110) - 0.5).abs() < 1e-12);
-        assert!(cos.learning_rate(109, 0, 110) < 0.01);
+        assert!((cos.learning_rate(0, 0, 110, 0.0) - 0.1).abs() < 1e-12);
+        assert_eq!(cos.learning_rate(10, 0, 110, 0.0), 1.0);
+        assert!((cos.learning_rate(60, 0, 110, 0.0) - 0.5).abs() < 1e-12);
+        assert!(cos.learning_rate(109, 0, 110, 0.0) < 0.01);
         assert!(parse(MINIMAL, &["train.lr_schedule=\"linear\""]).is_err());
+    }
+
+    #[test]
+    fn a_time_limit_decays_the_cosine_by_whichever_runs_out_first() {
+        let timed = parse(
+            MINIMAL,
+            &[
+                "train.learning_rate=1.0",
+                "train.lr_schedule=\"cosine\"",
+                "train.max_minutes=10",
+            ],
+        )
+        .unwrap();
+        // Half the minutes spent, a tenth of the steps: halfway down.
+        assert!((timed.learning_rate(10, 0, 100, 300.0) - 0.5).abs() < 1e-12);
+        // Half the steps, a tenth of the minutes: halfway down too.
+        assert!((timed.learning_rate(50, 0, 100, 60.0) - 0.5).abs() < 1e-12);
+        assert_eq!(timed.learning_rate(10, 0, 100, 900.0), 0.0);
+        assert_eq!(timed.time_spent(300.0), 0.5);
+        let untimed = parse(MINIMAL, &["train.learning_rate=1.0"]).unwrap();
+        assert_eq!(untimed.time_spent(1e9), 0.0);
+        for bad in ["train.max_minutes=-1", "train.max_minutes=nan"] {
+            let err = parse(MINIMAL, &[bad]).unwrap_err();
+            assert!(
+                err.to_string().contains("train.max_minutes"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,9 @@ pub mod checkpoint;
 pub mod clip;
 pub mod config;
 pub mod eval;
+pub mod memory;
 pub mod metrics;
+pub mod run_lock;
 mod trainer;
 
 pub use adam::FusedAdam;
@@ -21,4 +23,5 @@ pub use checkpoint::{CheckpointError, CheckpointMeta, TrainerState};
 pub use config::{ConfigError, RunConfig};
 pub use eval::evaluate;
 pub use metrics::{bits_per_char, read_metrics, MetricsRecord};
+pub use run_lock::{LockError, RunLock};
 pub use trainer::{train, ProgressObserver, StepProgress, TrainError, TrainOptions, TrainSummary};

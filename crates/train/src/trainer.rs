@@ -11,16 +11,18 @@ use burn::record::Recorder;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use charrnn_batch::{Batcher, TooShort};
-use charrnn_corpus::{split_train_val, Corpus, CorpusError, Vocab};
+use charrnn_corpus::{split_train_val, Corpus, CorpusError, Fingerprint, Vocab};
 use charrnn_model::{CharRnn, CharRnnConfig, LayerState, LstmBackend, LstmKernels, ModelState};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::adam::FusedAdam;
 use crate::checkpoint::{self, CheckpointError, CheckpointFiles, CheckpointMeta, TrainerState};
 use crate::clip::clip_global_norm;
 use crate::config::{ConfigError, CorpusNotFound, RunConfig};
 use crate::eval::{batch_tensors, evaluate};
+use crate::memory::{self, human_bytes, human_count, MemoryNeed};
 use crate::metrics::{bits_per_char, MetricsLog, MetricsRecord};
+use crate::run_lock::{LockError, RunLock};
 
 /// Why training stopped early or could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,39 @@ pub enum TrainError {
         now: usize,
         /// The checkpoint's vocabulary size.
         then: usize,
+    },
+    /// The corpus's text changed since the checkpoint was written.
+    #[error("the corpus {} has changed since the checkpoint was written (then {then}; now {now}), so the run's place in the text would point into different text: resume with the original corpus, or allow the change explicitly", corpus.display())]
+    CorpusChanged {
+        /// The corpus.
+        corpus: PathBuf,
+        /// Its fingerprint now.
+        now: Fingerprint,
+        /// The checkpoint's record of it.
+        then: Fingerprint,
+    },
+    /// A fine-tuning config asks for another model shape than the checkpoint's.
+    #[error("{key} is {configured} in the config but {trained} in {}: fine-tuning keeps the trained model's shape, so set {key} = {trained}", checkpoint.display())]
+    ShapeMismatch {
+        /// The differing key.
+        key: &'static str,
+        /// The checkpoint's value.
+        trained: usize,
+        /// The config's value.
+        configured: usize,
+        /// The checkpoint fine-tuned from.
+        checkpoint: PathBuf,
+    },
+    /// Another trainer holds the run folder.
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    /// The run would need more memory than the machine has.
+    #[error("this run needs about {} for {} parameters ({}); this machine has {} available: make the model or the batch smaller", human_bytes(need.bytes), human_count(need.params), need.drivers, human_bytes(*available as u128))]
+    TooBig {
+        /// The estimate.
+        need: MemoryNeed,
+        /// Bytes available.
+        available: u64,
     },
     /// The loss became NaN or infinite, or grew past `divergence_factor` times
     /// the first loss.
@@ -144,6 +179,13 @@ pub struct TrainOptions {
     pub stop: Option<Arc<AtomicBool>>,
     /// Told about every step.
     pub progress: Option<Arc<dyn ProgressObserver>>,
+    /// Resume even when the corpus's text differs from the checkpoint's
+    /// record of it (the vocabulary must still be the same).
+    pub allow_changed_corpus: bool,
+    /// Start a new run from this trained checkpoint's weights (or a run
+    /// folder's best): fine-tuning. Its vocabulary comes first in the new
+    /// run's; optimizer state and step count start fresh.
+    pub init_from: Option<PathBuf>,
 }
 
 /// What a finished run produced.
@@ -261,57 +303,17 @@ where
     B: AutodiffBackend + LstmBackend,
     B::InnerBackend: LstmKernels,
 {
+    let run_dir = run_dir_of(config, options.resume.as_deref())?;
+    // The lock comes before any checkpoint is read: a trainer that finished
+    // meanwhile may have written a newer `latest`.
+    let _lock = lock_run_dir(&run_dir)?;
     let resume = match &options.resume {
         Some(path) => Some(checkpoint::load_meta(path)?),
         None => None,
     };
-    let (corpus_path, corpus) = load_corpus(config, options, resume.as_ref())?;
-    let data = TrainingData::split(config, &corpus)?;
-    let run_dir = prepare_run_dir(config, resume.as_ref())?;
-    let mut trainer = Trainer::<B>::new(config, options, device, data, run_dir)?;
-    if let Some(meta) = &resume {
-        trainer.restore(meta)?;
-    }
-    let metrics = trainer.open_logs(resume.as_ref())?;
-    trainer.announce(&corpus_path, &corpus);
-    trainer.run(metrics)
-}
-
-/// Loads the corpus; on resume, checks it still has the checkpoint's vocabulary.
-fn load_corpus(
-    config: &RunConfig,
-    options: &TrainOptions,
-    resume: Option<&CheckpointMeta>,
-) -> Result<(PathBuf, Corpus), TrainError> {
-    let corpus_path = config.resolve_corpus(&options.config_dir)?;
-    let corpus = Corpus::load(&corpus_path)?;
-    if let Some(meta) = resume {
-        if meta.vocab != *corpus.vocab() {
-            return Err(TrainError::VocabChanged {
-                corpus: corpus_path,
-                now: corpus.vocab().len(),
-                then: meta.vocab.len(),
-            });
-        }
-    }
-    Ok((corpus_path, corpus))
-}
-
-/// The run folder: the resumed checkpoint's, or `train.out_dir` for a fresh run,
-/// which must not hold another run's checkpoints.
-fn prepare_run_dir(
-    config: &RunConfig,
-    resume: Option<&CheckpointMeta>,
-) -> Result<PathBuf, TrainError> {
-    let out_dir = &config.train.out_dir;
-    let run_dir = match resume {
-        // A checkpoint lives in run_dir/checkpoints/step-N.
-        Some(meta) => meta
-            .dir
-            .parent()
-            .and_then(Path::parent)
-            .map_or_else(|| out_dir.clone(), Path::to_path_buf),
-        None => out_dir.clone(),
+    let init = match &options.init_from {
+        Some(path) => Some(checkpoint::load_meta_pick(path, checkpoint::Pick::Best)?),
+        None => None,
     };
     if resume.is_none() {
         // A fresh run would overwrite these checkpoints step by step.
@@ -319,8 +321,128 @@ fn prepare_run_dir(
             return Err(TrainError::RunExists { run_dir, newest });
         }
     }
-    std::fs::create_dir_all(&run_dir).map_err(run_dir_error(&run_dir))?;
-    Ok(run_dir)
+    let corpus_path = config.resolve_corpus(&options.config_dir)?;
+    // Ids keep their meaning: a resumed or fine-tuned run's vocabulary starts
+    // with its checkpoint's.
+    let corpus = match resume.as_ref().or(init.as_ref()) {
+        Some(meta) => Corpus::load_extending(&corpus_path, &meta.vocab)?,
+        None => Corpus::load(&corpus_path)?,
+    };
+    if let Some(meta) = &resume {
+        check_same_corpus(meta, &corpus_path, &corpus, options)?;
+    }
+    if let Some(meta) = &init {
+        check_same_shape(config, meta)?;
+    }
+    check_memory(config, corpus.vocab().len(), &options.device_label)?;
+    let data = TrainingData::split(config, &corpus)?;
+    let mut trainer = Trainer::<B>::new(config, options, device, data, run_dir)?;
+    if let Some(meta) = &resume {
+        trainer.restore(meta)?;
+    } else if let Some(meta) = &init {
+        trainer.start_from(meta)?;
+    }
+    // What this run trains on from here, after an allowed change too.
+    trainer.state.corpus = Some(corpus.fingerprint());
+    let metrics = trainer.open_logs(resume.as_ref())?;
+    trainer.announce(&corpus_path, &corpus);
+    trainer.run(metrics)
+}
+
+/// Fine-tuning keeps the trained model's shape.
+fn check_same_shape(config: &RunConfig, init: &CheckpointMeta) -> Result<(), TrainError> {
+    let (want, have) = (&init.config.model, &config.model);
+    for (key, trained, configured) in [
+        ("model.embed_size", want.embed_size, have.embed_size),
+        ("model.hidden_size", want.hidden_size, have.hidden_size),
+        ("model.num_layers", want.num_layers, have.num_layers),
+    ] {
+        if trained != configured {
+            return Err(TrainError::ShapeMismatch {
+                key,
+                trained,
+                configured,
+                checkpoint: init.dir.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Refuses, before anything is allocated, a run that needs more memory than
+/// is available. Only on the CPU: GPU memory is not queried yet.
+fn check_memory(config: &RunConfig, vocab_size: usize, device: &str) -> Result<(), TrainError> {
+    if device != "cpu" {
+        return Ok(());
+    }
+    let need = memory::estimate(config, vocab_size);
+    match memory::available_memory() {
+        Some(available) if need.bytes > available as u128 => {
+            Err(TrainError::TooBig { need, available })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// On resume: the corpus must still have the checkpoint's vocabulary and,
+/// unless a change is allowed, the same text.
+fn check_same_corpus(
+    meta: &CheckpointMeta,
+    corpus_path: &Path,
+    corpus: &Corpus,
+    options: &TrainOptions,
+) -> Result<(), TrainError> {
+    if meta.vocab != *corpus.vocab() {
+        return Err(TrainError::VocabChanged {
+            corpus: corpus_path.to_path_buf(),
+            now: corpus.vocab().len(),
+            then: meta.vocab.len(),
+        });
+    }
+    let now = corpus.fingerprint();
+    match meta.state.corpus {
+        Some(then) if then != now && !options.allow_changed_corpus => {
+            Err(TrainError::CorpusChanged {
+                corpus: corpus_path.to_path_buf(),
+                now,
+                then,
+            })
+        }
+        Some(then) if then != now => {
+            warn!(
+                "the corpus {} has changed since the checkpoint (then {then}; now {now}); continuing on it, as allowed",
+                corpus_path.display()
+            );
+            Ok(())
+        }
+        Some(_) => Ok(()),
+        None => {
+            warn!(
+                "checkpoint {} predates corpus fingerprints (layout 1): cannot check that the corpus is unchanged",
+                meta.dir.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The run folder: the resumed checkpoint's, or `train.out_dir` for a fresh run.
+fn run_dir_of(config: &RunConfig, resume: Option<&Path>) -> Result<PathBuf, TrainError> {
+    let Some(path) = resume else {
+        return Ok(config.train.out_dir.clone());
+    };
+    // A checkpoint lives in run_dir/checkpoints/step-N.
+    let checkpoint = checkpoint::resolve_pick(path, checkpoint::Pick::Latest)?;
+    Ok(checkpoint
+        .parent()
+        .and_then(Path::parent)
+        .map_or_else(|| config.train.out_dir.clone(), Path::to_path_buf))
+}
+
+/// Creates the run folder and takes its lock for the life of the run.
+fn lock_run_dir(run_dir: &Path) -> Result<RunLock, TrainError> {
+    std::fs::create_dir_all(run_dir).map_err(run_dir_error(run_dir))?;
+    Ok(RunLock::acquire(run_dir)?)
 }
 
 fn run_dir_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError {
@@ -441,6 +563,8 @@ where
     last_saved: Option<(PathBuf, u64)>,
     last_eval_step: Option<u64>,
     best_step: Option<u64>,
+    /// `train.max_minutes` is spent: the run ends after this step.
+    out_of_time: bool,
 }
 
 impl<'a, B> Trainer<'a, B>
@@ -477,6 +601,8 @@ where
             ],
             first_loss: None,
             best_val_loss: None,
+            corpus: None,
+            init_from: None,
         };
         let all = (tc.epochs * data.batcher.num_batches()) as u64;
         let total_steps = if tc.max_steps > 0 {
@@ -500,6 +626,7 @@ where
             last_saved: None,
             last_eval_step: None,
             best_step: None,
+            out_of_time: false,
         })
     }
 
@@ -514,8 +641,8 @@ where
     fn restore(&mut self, meta: &CheckpointMeta) -> Result<(), TrainError> {
         let device = self.device;
         self.model = Some(checkpoint::load_model::<B>(meta, device)?);
-        let record = checkpoint::recorder()
-            .load(checkpoint::optimizer_path(&meta.dir), device)
+        let record = checkpoint::bytes_recorder()
+            .load(meta.optimizer_bytes()?, device)
             .map_err(|e| CheckpointError::Damaged {
                 path: meta.dir.clone(),
                 reason: format!(
@@ -534,6 +661,8 @@ where
         let hidden = checkpoint::load_hidden(meta)?;
         self.hidden = state_from_vec(&hidden, self.state.hidden_shape, device);
         self.state = TrainerState {
+            // Saved again in this build's layout, whatever it was read from.
+            format: checkpoint::FORMAT_VERSION,
             device: self.options.device_label.clone(),
             ..meta.state.clone()
         };
@@ -545,6 +674,31 @@ where
             self.state.step,
             self.state.epoch + 1,
             self.state.batch
+        );
+        Ok(())
+    }
+
+    /// Starts from a trained model's weights (fine-tuning): its layers whole,
+    /// its characters' embedding and output rows; new characters keep their
+    /// fresh rows. Optimizer state and step count stay fresh.
+    fn start_from(&mut self, init: &CheckpointMeta) -> Result<(), TrainError> {
+        let trained = checkpoint::load_model::<B>(init, self.device)?;
+        let fresh = self
+            .model
+            .take()
+            .expect("the model is in place between steps");
+        self.model = Some(fresh.with_weights_of(trained));
+        let known = init.vocab.len();
+        self.state.init_from = Some(checkpoint::StartedFrom {
+            checkpoint: init.dir.clone(),
+            step: init.state.step,
+            vocab_size: known,
+        });
+        info!(
+            "fine-tuning from {} (step {}): {known} characters known, {} new; optimizer state and step count start fresh",
+            init.dir.display(),
+            init.state.step,
+            self.data.vocab.len() - known
         );
         Ok(())
     }
@@ -586,6 +740,13 @@ where
                 if tc.max_steps > 0 && self.state.step >= tc.max_steps {
                     break 'epochs;
                 }
+                if self.out_of_time {
+                    info!(
+                        "train.max_minutes = {} reached at step {}",
+                        tc.max_minutes, self.state.step
+                    );
+                    break 'epochs;
+                }
                 let outcome = self.step()?;
                 self.after_step(&outcome, &mut metrics)?;
             }
@@ -611,9 +772,12 @@ where
         let loss_on_device = loss.clone().inner();
         let mut grads = GradientsParams::from_grads(loss.backward(), self.model());
         clip_global_norm::<B, _>(self.model(), &mut grads, tc.grad_clip);
-        let lr = self
-            .config
-            .learning_rate(self.state.step, self.state.epoch, self.total_steps);
+        let lr = self.config.learning_rate(
+            self.state.step,
+            self.state.epoch,
+            self.total_steps,
+            self.clock.elapsed(),
+        );
         // Moved, not cloned: the fused Adam updates parameters it owns in place.
         let model = self
             .model
@@ -669,7 +833,10 @@ where
     ) -> Result<(), TrainError> {
         let tc = &self.config.train;
         let step = self.state.step;
-        let at_end = step == self.total_steps;
+        // Decided once per step, so that the last step of a timed run is
+        // validated and logged like the last of a counted one.
+        self.out_of_time = self.config.time_spent(self.clock.elapsed()) >= 1.0;
+        let at_end = step == self.total_steps || self.out_of_time;
         let val_loss = if every(step, tc.eval_every) || at_end {
             Some(self.validate()?)
         } else {

@@ -15,32 +15,22 @@ use charrnn_train::{
 
 type B = Autodiff<Flex>;
 
-fn options(resume: Option<&Path>) -> TrainOptions {
-    TrainOptions {
-        resume: resume.map(Path::to_path_buf),
-        config_dir: ".".into(),
-        device_label: "cpu".into(),
-        stop: None,
-        progress: None,
-    }
-}
-
 #[test]
 fn resumed_run_logs_the_same_losses_as_an_uninterrupted_one() {
     let _serial = common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let whole_dir = tmp.path().join("whole");
     let whole = common::smoke_config(&whole_dir, &["train.max_steps=24", "train.log_every=1"]);
-    let summary = train::<B>(&whole, &options(None), &Default::default()).unwrap();
+    let summary = train::<B>(&whole, &common::options(None), &Default::default()).unwrap();
     assert_eq!(summary.step, 24);
 
     // The same run, stopped at step 10 and resumed from that checkpoint.
     let split_dir = tmp.path().join("split");
     let first = common::smoke_config(&split_dir, &["train.max_steps=10", "train.log_every=1"]);
-    train::<B>(&first, &options(None), &Default::default()).unwrap();
+    train::<B>(&first, &common::options(None), &Default::default()).unwrap();
     let ckpt = split_dir.join("checkpoints/step-000010");
     let resumed = common::smoke_config(&split_dir, &["train.max_steps=24", "train.log_every=1"]);
-    train::<B>(&resumed, &options(Some(&ckpt)), &Default::default()).unwrap();
+    train::<B>(&resumed, &common::options(Some(&ckpt)), &Default::default()).unwrap();
 
     let a = read_metrics(&whole_dir.join("metrics.jsonl")).unwrap();
     let b = read_metrics(&split_dir.join("metrics.jsonl")).unwrap();
@@ -68,7 +58,7 @@ fn evaluation_agrees_with_the_logged_validation_loss() {
     let _serial = common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let config = common::smoke_config(tmp.path(), &["train.max_steps=12"]);
-    let summary = train::<B>(&config, &options(None), &Default::default()).unwrap();
+    let summary = train::<B>(&config, &common::options(None), &Default::default()).unwrap();
     let meta = checkpoint::load_meta(tmp.path()).unwrap();
     assert_eq!(meta.dir, summary.checkpoint);
     assert_eq!(meta.state.step, 12);
@@ -91,7 +81,7 @@ fn damaged_checkpoints_are_refused_with_a_reason() {
     let _serial = common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let config = common::smoke_config(tmp.path(), &["train.max_steps=10"]);
-    train::<B>(&config, &options(None), &Default::default()).unwrap();
+    train::<B>(&config, &common::options(None), &Default::default()).unwrap();
     let good = tmp.path().join("checkpoints/step-000010");
     let device = Default::default();
 
@@ -129,20 +119,27 @@ fn damaged_checkpoints_are_refused_with_a_reason() {
         Err(CheckpointError::Damaged { .. })
     ));
 
-    let other_arch = copy("other-arch");
-    let cfg = std::fs::read_to_string(other_arch.join("config.toml")).unwrap();
-    std::fs::write(
-        other_arch.join("config.toml"),
-        cfg.replace("hidden_size = 32", "hidden_size = 48"),
-    )
-    .unwrap();
-    let err = load(&other_arch).unwrap_err();
-    assert!(err.to_string().contains("does not match"), "{err}");
-
-    let other_vocab = copy("other-vocab");
-    std::fs::write(other_vocab.join("vocab.json"), r#"{"chars":["a","b","c"]}"#).unwrap();
-    let err = load(&other_vocab).unwrap_err();
-    assert!(err.to_string().contains("does not match"), "{err}");
+    // An edited file fails the manifest; without one (layout 1), the weights'
+    // shapes are still checked against the config and the vocabulary.
+    for legacy in [false, true] {
+        let other_arch = copy(&format!("other-arch-{legacy}"));
+        let cfg = std::fs::read_to_string(other_arch.join("config.toml")).unwrap();
+        std::fs::write(
+            other_arch.join("config.toml"),
+            cfg.replace("hidden_size = 32", "hidden_size = 48"),
+        )
+        .unwrap();
+        let other_vocab = copy(&format!("other-vocab-{legacy}"));
+        std::fs::write(other_vocab.join("vocab.json"), r#"{"chars":["a","b","c"]}"#).unwrap();
+        for (dir, file) in [(&other_arch, "config.toml"), (&other_vocab, "vocab.json")] {
+            if legacy {
+                make_layout_1(dir);
+            }
+            let err = load(dir).unwrap_err().to_string();
+            let want = if legacy { "does not match" } else { file };
+            assert!(err.contains(want), "{err}");
+        }
+    }
 
     let no_state = copy("no-state");
     std::fs::remove_file(no_state.join("state.json")).unwrap();
@@ -150,6 +147,17 @@ fn damaged_checkpoints_are_refused_with_a_reason() {
         load(&no_state),
         Err(CheckpointError::NotFound { .. })
     ));
+}
+
+/// Turns a checkpoint folder into layout 1: no manifest, `format: 1`.
+fn make_layout_1(dir: &Path) {
+    std::fs::remove_file(dir.join("manifest.json")).unwrap();
+    let state = std::fs::read_to_string(dir.join("state.json")).unwrap();
+    let state = state.replace(
+        &format!("\"format\": {}", checkpoint::FORMAT_VERSION),
+        "\"format\": 1",
+    );
+    std::fs::write(dir.join("state.json"), state).unwrap();
 }
 
 #[test]
@@ -160,13 +168,13 @@ fn short_or_missing_corpus_is_an_error_not_a_panic() {
     std::fs::write(&short, "just a few characters").unwrap();
     let mut config = common::smoke_config(tmp.path(), &[]);
     config.data.corpus = short;
-    match train::<B>(&config, &options(None), &Default::default()) {
+    match train::<B>(&config, &common::options(None), &Default::default()) {
         Err(e @ TrainError::TooShort { .. }) => assert!(e.to_string().contains("at least"), "{e}"),
         other => panic!("expected TooShort, got {other:?}"),
     }
     config.data.corpus = tmp.path().join("absent.txt");
     assert!(matches!(
-        train::<B>(&config, &options(None), &Default::default()),
+        train::<B>(&config, &common::options(None), &Default::default()),
         Err(TrainError::CorpusNotFound(_))
     ));
 }
@@ -186,7 +194,7 @@ fn best_checkpoint_is_tracked_old_ones_pruned_and_samples_written() {
             "sample.length=20",
         ],
     );
-    train::<B>(&config, &options(None), &Default::default()).unwrap();
+    train::<B>(&config, &common::options(None), &Default::default()).unwrap();
     let root = tmp.path().join("checkpoints");
     let best_name = std::fs::read_to_string(root.join("best")).unwrap();
     let best = checkpoint::load_meta(&root.join(best_name.trim())).unwrap();
@@ -242,7 +250,7 @@ fn divergence_stops_training_and_keeps_the_last_good_checkpoint() {
             "train.eval_every=0",
         ],
     );
-    let err = train::<B>(&config, &options(None), &Default::default()).unwrap_err();
+    let err = train::<B>(&config, &common::options(None), &Default::default()).unwrap_err();
     let TrainError::Diverged {
         step, last_good, ..
     } = &err
@@ -271,7 +279,7 @@ fn unwritable_out_dir_is_an_error() {
     let file = tmp.path().join("a-file");
     std::fs::write(&file, "not a folder").unwrap();
     let config = common::smoke_config(&file.join("run"), &["train.max_steps=2"]);
-    match train::<B>(&config, &options(None), &Default::default()) {
+    match train::<B>(&config, &common::options(None), &Default::default()) {
         Err(e @ TrainError::RunDir { .. }) => assert!(e.to_string().contains("out_dir"), "{e}"),
         other => panic!("expected RunDir, got {other:?}"),
     }
@@ -305,7 +313,7 @@ fn progress_observer_sees_every_step_with_epoch_and_totals() {
     let recorder = Arc::new(Recorder::default());
     let options = TrainOptions {
         progress: Some(recorder.clone()),
-        ..options(None)
+        ..common::options(None)
     };
     let summary = train::<B>(&config, &options, &Default::default()).unwrap();
     let seen = recorder.0.lock().unwrap();
@@ -327,12 +335,12 @@ fn a_new_run_never_overwrites_another_runs_checkpoints() {
     let _serial = common::serial();
     let tmp = tempfile::tempdir().unwrap();
     let config = common::smoke_config(tmp.path(), &["train.max_steps=10"]);
-    train::<B>(&config, &options(None), &Default::default()).unwrap();
+    train::<B>(&config, &common::options(None), &Default::default()).unwrap();
     let model = tmp.path().join("checkpoints/step-000010/model.mpk");
     let before = std::fs::read(&model).unwrap();
 
     let again = common::smoke_config(tmp.path(), &["train.max_steps=10", "train.seed=8"]);
-    let err = train::<B>(&again, &options(None), &Default::default()).unwrap_err();
+    let err = train::<B>(&again, &common::options(None), &Default::default()).unwrap_err();
     assert!(matches!(err, TrainError::RunExists { ref newest, .. } if newest == "step-000010"));
     assert!(err.to_string().contains("resume that run"), "{err}");
     assert_eq!(
@@ -356,12 +364,12 @@ fn the_logged_learning_rate_follows_the_schedule() {
             "train.warmup_steps=5",
         ],
     );
-    train::<B>(&config, &options(None), &Default::default()).unwrap();
+    train::<B>(&config, &common::options(None), &Default::default()).unwrap();
     let records = read_metrics(&tmp.path().join("metrics.jsonl")).unwrap();
     assert_eq!(records.len(), 20);
     for r in &records {
         // Record `step` is written after the step that used `step - 1`'s rate.
-        let want = config.learning_rate(r.step - 1, r.epoch - 1, 20);
+        let want = config.learning_rate(r.step - 1, r.epoch - 1, 20, 0.0);
         assert!(
             (r.learning_rate - want).abs() < 1e-12,
             "step {}: {} vs {want}",
@@ -378,4 +386,28 @@ fn the_logged_learning_rate_follows_the_schedule() {
         lr[5..].windows(2).all(|w| w[1] < w[0]) && lr[19] < 1e-3,
         "cosine decay: {lr:?}"
     );
+}
+
+#[test]
+fn a_time_limit_stops_the_run_with_a_validated_checkpoint() {
+    let _serial = common::serial();
+    let tmp = tempfile::tempdir().unwrap();
+    // A limit of 30 ms: a few steps at most, far fewer than the 10,000 asked.
+    let config = common::smoke_config(
+        tmp.path(),
+        &[
+            "train.max_steps=10000",
+            "train.max_minutes=0.0005",
+            "train.lr_schedule=\"cosine\"",
+        ],
+    );
+    let summary = train::<B>(&config, &common::options(None), &Default::default()).unwrap();
+    assert!(
+        summary.step >= 1 && summary.step < 10000,
+        "{}",
+        summary.step
+    );
+    assert!(summary.val_loss.is_some());
+    let meta = checkpoint::load_meta(tmp.path()).unwrap();
+    assert_eq!(meta.state.step, summary.step);
 }

@@ -3,11 +3,13 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use charrnn_train::RunConfig;
+use charrnn_train::{RunConfig, TrainOptions};
 
 #[path = "../../../corpus/tests/support/small_text.rs"]
 mod small_text;
-pub use small_text::small_text_override;
+// Not every test binary uses both.
+#[allow(unused_imports)]
+pub use small_text::{small_text, small_text_override};
 
 /// The smoke config, pointed at the tests' small text and at `out_dir`.
 pub fn smoke_config(out_dir: &Path, overrides: &[&str]) -> RunConfig {
@@ -18,6 +20,17 @@ pub fn smoke_config(out_dir: &Path, overrides: &[&str]) -> RunConfig {
     ];
     o.extend(overrides.iter().map(|s| s.to_string()));
     RunConfig::load(&path, &o).expect("smoke config parses")
+}
+
+/// Options for training on the CPU, resuming from `resume` when given.
+#[allow(dead_code)] // Not every test binary trains.
+pub fn options(resume: Option<&Path>) -> TrainOptions {
+    TrainOptions {
+        resume: resume.map(Path::to_path_buf),
+        config_dir: ".".into(),
+        device_label: "cpu".into(),
+        ..Default::default()
+    }
 }
 
 /// burn's CPU backend keeps one random generator per process (`Backend::seed`),

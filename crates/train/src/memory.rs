@@ -1,0 +1,169 @@
+//! What a run will need in memory, estimated from its config before anything
+//! is allocated, so that a size typed with a digit too many is refused with a
+//! reason instead of ending in the kernel's OOM killer.
+
+use crate::config::RunConfig;
+
+/// The estimated need of a training run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryNeed {
+    /// Parameters in the model.
+    pub params: u128,
+    /// Bytes: weights, gradients and Adam's two moments (4 × 4 bytes a
+    /// parameter), the activations a step keeps for backward, and the logits
+    /// with their probabilities and gradient.
+    pub bytes: u128,
+    /// The config keys that drive the size, with their values.
+    pub drivers: String,
+}
+
+/// Estimates what training `config` on a vocabulary of `vocab_size` needs.
+/// Computed in 128 bits: any sizes the config parser accepts fit.
+pub fn estimate(config: &RunConfig, vocab_size: usize) -> MemoryNeed {
+    let m = &config.model;
+    let (v, e, h, l) = (
+        vocab_size as u128,
+        m.embed_size as u128,
+        m.hidden_size as u128,
+        m.num_layers as u128,
+    );
+    let (b, t) = (
+        config.train.batch_size as u128,
+        config.train.seq_len as u128,
+    );
+    let embedding = v * e;
+    let recurrent = (e + h) * 4 * h + l.saturating_sub(1) * 8 * h * h + l * 4 * h;
+    let output = h * v + v;
+    let params = embedding + recurrent + output;
+    // Per character a step keeps: the embedding, each layer's gates, cell,
+    // hidden state and dropout mask, and three [vocab] rows for the loss.
+    let activations = b * t * (e + l * 8 * h + 3 * v) * 4;
+    let weights = params * 16;
+    let drivers = if activations > weights {
+        format!(
+            "train.batch_size = {} × train.seq_len = {} characters a step, vocabulary {vocab_size}",
+            config.train.batch_size, config.train.seq_len
+        )
+    } else if recurrent >= embedding.max(output) {
+        format!(
+            "model.hidden_size = {}, model.num_layers = {}",
+            m.hidden_size, m.num_layers
+        )
+    } else if output >= embedding {
+        format!(
+            "model.hidden_size = {} × a vocabulary of {vocab_size}",
+            m.hidden_size
+        )
+    } else {
+        format!(
+            "model.embed_size = {} × a vocabulary of {vocab_size}",
+            m.embed_size
+        )
+    };
+    MemoryNeed {
+        params,
+        bytes: weights + activations,
+        drivers,
+    }
+}
+
+/// Memory this process can still take: the system's available memory, or
+/// less under a cgroup limit (a container); `None` where neither is known.
+pub fn available_memory() -> Option<u64> {
+    use sysinfo::{MemoryRefreshKind, RefreshKind, System};
+    let system = System::new_with_specifics(
+        RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()),
+    );
+    let system_free = Some(system.available_memory()).filter(|&b| b > 0);
+    let cgroup_free = system.cgroup_limits().map(|c| c.free_memory);
+    match (system_free, cgroup_free) {
+        (Some(a), Some(c)) => Some(a.min(c)),
+        (a, c) => a.or(c),
+    }
+}
+
+/// Bytes in human units: `1.9 TB`, `512 MB`.
+pub fn human_bytes(bytes: u128) -> String {
+    let units = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < units.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{bytes} bytes"),
+        _ => format!("{value:.1} {}", units[unit]),
+    }
+}
+
+/// A count in words for large numbers: `480 billion`, `2.6 million`.
+pub fn human_count(n: u128) -> String {
+    let scales = [(1e12, "trillion"), (1e9, "billion"), (1e6, "million")];
+    let x = n as f64;
+    scales
+        .iter()
+        .find(|(scale, _)| x >= *scale)
+        .map_or(n.to_string(), |(scale, name)| {
+            format!("{:.1} {name}", x / scale).replace(".0 ", " ")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use charrnn_model::CharRnnConfig;
+
+    fn config(overrides: &[&str]) -> RunConfig {
+        let text = "[data]\ncorpus = \"x.txt\"\n";
+        let overrides: Vec<String> = overrides.iter().map(|o| o.to_string()).collect();
+        RunConfig::parse(text, std::path::Path::new("t.toml"), &overrides).unwrap()
+    }
+
+    #[test]
+    fn the_parameter_count_is_the_models() {
+        for o in [
+            &["model.num_layers=1"][..],
+            &["model.num_layers=3", "model.hidden_size=100"],
+            &[],
+        ] {
+            let c = config(o);
+            let model = CharRnnConfig {
+                vocab_size: 4339,
+                ..c.model_config(4339)
+            };
+            assert_eq!(
+                estimate(&c, 4339).params,
+                model.num_params() as u128,
+                "{o:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_typo_in_the_hidden_size_is_named_as_the_driver() {
+        let need = estimate(&config(&["model.hidden_size=200000"]), 4339);
+        assert!(need.params > 400_000_000_000, "{}", need.params);
+        assert!(need.bytes > 6_000_000_000_000, "{}", need.bytes);
+        assert!(
+            need.drivers.contains("model.hidden_size = 200000"),
+            "{}",
+            need.drivers
+        );
+        let long_steps = estimate(
+            &config(&["train.batch_size=100000", "train.seq_len=10000"]),
+            65,
+        );
+        assert!(long_steps.drivers.contains("train.batch_size = 100000"));
+    }
+
+    #[test]
+    fn units_read_as_people_write_them() {
+        assert_eq!(human_bytes(1_900_000_000_000), "1.9 TB");
+        assert_eq!(human_bytes(512), "512 bytes");
+        assert_eq!(human_count(480_000_000_000), "480 billion");
+        assert_eq!(human_count(2_590_000), "2.6 million");
+        assert_eq!(human_count(999), "999");
+        assert!(available_memory().is_some_and(|b| b > 0));
+    }
+}
