@@ -208,7 +208,11 @@ fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
     let file = ConfigFile::resolve(&bin, config, overrides)?;
     let corpus = PathBuf::from(file.value("data.corpus")?);
     let config_dir = config.parent().unwrap_or(Path::new("."));
-    if charrnn_corpus::find_corpus(&corpus, config_dir).is_err() {
+    // Only a missing standard corpus is fetched; a list is the user's own text.
+    let standard = charrnn_corpus::STANDARD_CORPORA
+        .iter()
+        .any(|name| corpus.as_os_str() == *name);
+    if standard && charrnn_corpus::find_corpus(&corpus, config_dir).is_err() {
         eprintln!(
             "xtask: corpus {} not found (CHARRNN_DATA_DIR, data/, the config's folder); fetching it",
             corpus.display()

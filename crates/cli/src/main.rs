@@ -166,7 +166,7 @@ struct EvalArgs {
 
 #[derive(Args)]
 struct CorpusArgs {
-    /// A UTF-8 text file.
+    /// A UTF-8 text file, or a folder of them (every *.txt, recursively).
     file: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -541,9 +541,13 @@ fn cmd_plot(args: PlotArgs) -> anyhow::Result<()> {
 
 fn cmd_corpus(args: CorpusArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let corpus = charrnn::corpus::Corpus::load(&args.file)?;
+    let files = charrnn::corpus::files_of(&args.file)?;
+    let corpus = charrnn::corpus::Corpus::load_documents(&files, "\n", None)?;
     let secs = started.elapsed().as_secs_f64();
-    let bytes = std::fs::metadata(&args.file)?.len();
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()))
+        .sum::<std::io::Result<u64>>()?;
     let vocab = corpus.vocab();
     let mut counts = vec![0u64; vocab.len()];
     for &id in corpus.ids() {
@@ -560,6 +564,7 @@ fn cmd_corpus(args: CorpusArgs) -> anyhow::Result<()> {
     if args.json {
         let record = serde_json::json!({
             "file": args.file,
+            "files": files.len(),
             "bytes": bytes,
             "chars": corpus.len(),
             "vocab": vocab.len(),
@@ -571,6 +576,9 @@ fn cmd_corpus(args: CorpusArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("file         {}", args.file.display());
+    if files.len() > 1 || args.file.is_dir() {
+        println!("files        {} (*.txt, joined by newlines)", files.len());
+    }
     println!(
         "size         {:.1} MB, {} characters",
         bytes as f64 / 1e6,
@@ -621,10 +629,7 @@ fn cmd_info(args: InfoArgs) -> anyhow::Result<()> {
     println!("trained for  {:.1} s", s.elapsed_sec);
     println!("vocabulary   {} characters", meta.vocab.len());
     let corpus = s.corpus.map_or("not recorded".into(), |f| f.to_string());
-    println!(
-        "corpus       {} ({corpus})",
-        meta.config.data.corpus.display()
-    );
+    println!("corpus       {} ({corpus})", meta.config.data.corpus);
     println!("layout       {} (checkpoint format version)", s.format);
     if let Some(from) = &s.init_from {
         println!(

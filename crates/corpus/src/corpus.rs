@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use crate::{CorpusError, Fingerprint, Vocab};
+use crate::{CorpusError, Document, Fingerprint, Vocab};
 
 /// A text loaded from disk, its vocabulary and its encoding.
 #[derive(Debug, Clone)]
@@ -9,6 +9,7 @@ pub struct Corpus {
     vocab: Vocab,
     ids: Vec<u32>,
     fingerprint: Fingerprint,
+    documents: Vec<Document>,
 }
 
 impl Corpus {
@@ -35,16 +36,63 @@ impl Corpus {
         Self::encoded(path, text, base.extended_with(&Vocab::from_text(text)))
     }
 
+    /// Loads several UTF-8 files as one text, `separator` between them, in
+    /// `base`'s vocabulary (extended as needed) when one is given. The first
+    /// file names the corpus in messages.
+    pub fn load_documents(
+        files: &[PathBuf],
+        separator: &str,
+        base: Option<&Vocab>,
+    ) -> Result<Self, CorpusError> {
+        let mut text = String::new();
+        let mut documents = Vec::with_capacity(files.len());
+        let mut start = 0;
+        for (i, file) in files.iter().enumerate() {
+            let mut doc = read_text(file)?;
+            if i + 1 < files.len() {
+                doc.push_str(separator);
+            }
+            let len = doc.chars().count();
+            documents.push(Document {
+                path: file.clone(),
+                start,
+                len,
+            });
+            start += len;
+            text.push_str(&doc);
+        }
+        let path = files.first().cloned().unwrap_or_default();
+        let own = Vocab::from_text(&text);
+        let vocab = match base {
+            Some(base) => base.extended_with(&own),
+            None => own,
+        };
+        let mut corpus = Self::encoded(&path, &text, vocab);
+        corpus.documents = documents;
+        Ok(corpus)
+    }
+
     fn encoded(path: &Path, text: &str, vocab: Vocab) -> Self {
         let ids = vocab
             .encode(text)
             .expect("every character of a text is in its own vocabulary");
+        let documents = vec![Document {
+            path: path.to_path_buf(),
+            start: 0,
+            len: ids.len(),
+        }];
         Self {
             path: path.to_path_buf(),
             vocab,
             ids,
             fingerprint: Fingerprint::of(text.as_bytes()),
+            documents,
         }
+    }
+
+    /// The files the text was joined from, as spans of [`Corpus::ids`].
+    pub fn documents(&self) -> &[Document] {
+        &self.documents
     }
 
     /// The size and checksum of the text, to tell later whether it changed.
@@ -152,27 +200,70 @@ fn first_with_corpora(dirs: Vec<PathBuf>) -> Result<PathBuf, Vec<PathBuf>> {
         .ok_or(dirs)
 }
 
-/// Finds a corpus file: an absolute path as is; a relative one in
+/// Where a relative corpus path is looked up, in order: `$CHARRNN_DATA_DIR`,
+/// `data/`, `config_dir`, then the working folder (the empty path).
+fn lookup_bases(corpus: &Path, config_dir: &Path) -> Vec<PathBuf> {
+    if corpus.is_absolute() {
+        return vec![PathBuf::new()];
+    }
+    let mut bases: Vec<PathBuf> = std::env::var_os(DATA_DIR_ENV)
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    bases.extend([
+        PathBuf::from("data"),
+        config_dir.to_path_buf(),
+        PathBuf::new(),
+    ]);
+    bases
+}
+
+/// Finds a corpus file or folder: an absolute path as is; a relative one in
 /// `$CHARRNN_DATA_DIR`, then `data/`, then `config_dir`, then the working folder.
 pub fn find_corpus(corpus: &Path, config_dir: &Path) -> Result<PathBuf, CorpusNotFound> {
-    let mut tried = Vec::new();
-    if corpus.is_absolute() {
-        tried.push(corpus.to_path_buf());
-    } else {
-        if let Some(dir) = std::env::var_os(DATA_DIR_ENV) {
-            tried.push(PathBuf::from(dir).join(corpus));
-        }
-        tried.push(Path::new("data").join(corpus));
-        tried.push(config_dir.join(corpus));
-        tried.push(corpus.to_path_buf());
-    }
-    if let Some(found) = tried.iter().find(|p| p.is_file()) {
+    let tried: Vec<PathBuf> = lookup_bases(corpus, config_dir)
+        .iter()
+        .map(|base| base.join(corpus))
+        .collect();
+    if let Some(found) = tried.iter().find(|p| p.is_file() || p.is_dir()) {
         return Ok(found.clone());
     }
     let not_a_file = tried
         .iter()
         .find_map(|p| kind_of(p).map(|what| (p.clone(), what)));
     Err(CorpusNotFound { tried, not_a_file })
+}
+
+/// The files a glob such as `letters/*.txt` matches, sorted, in the first
+/// of the folders [`find_corpus`] looks in where it matches any.
+pub fn find_corpus_glob(pattern: &str, config_dir: &Path) -> Result<Vec<PathBuf>, CorpusError> {
+    let bases = lookup_bases(Path::new(pattern), config_dir);
+    let bad = |reason: String| CorpusError::BadPattern {
+        pattern: pattern.to_string(),
+        reason,
+    };
+    for base in &bases {
+        let full = base.join(pattern);
+        let text = full.to_str().ok_or_else(|| bad("not UTF-8".into()))?;
+        let mut matches: Vec<PathBuf> = glob::glob(text)
+            .map_err(|e| bad(e.msg.to_string()))?
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
+        if !matches.is_empty() {
+            matches.sort();
+            return Ok(matches);
+        }
+    }
+    Err(CorpusError::NoMatch {
+        pattern: pattern.to_string(),
+        looked_in: bases,
+    })
+}
+
+/// Whether a corpus entry is a glob rather than a path.
+pub fn is_glob(entry: &str) -> bool {
+    entry.contains(['*', '?', '['])
 }
 
 /// Reads a non-empty UTF-8 text file, with errors that name the file and the fix.
@@ -277,18 +368,55 @@ mod tests {
     }
 
     #[test]
-    fn a_folder_found_instead_of_a_file_is_named_as_a_folder() {
+    fn folders_and_globs_are_found_where_files_are() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("novels")).unwrap();
-        let err = find_corpus(Path::new("novels"), dir.path()).unwrap_err();
-        let message = err.to_string();
-        assert!(
-            message.contains("is a folder, not a text file"),
-            "{message}"
+        let novels = dir.path().join("novels");
+        std::fs::create_dir(&novels).unwrap();
+        assert_eq!(
+            find_corpus(Path::new("novels"), dir.path()).unwrap(),
+            novels
         );
-        assert!(message.contains("novels"), "{message}");
         let err = find_corpus(Path::new("absent.txt"), dir.path()).unwrap_err();
         assert!(err.to_string().starts_with("corpus not found"), "{err}");
+
+        for name in ["b.txt", "a.txt", "c.md"] {
+            std::fs::write(novels.join(name), "text").unwrap();
+        }
+        let pattern = format!("{}/*.txt", novels.display());
+        let found = find_corpus_glob(&pattern, dir.path()).unwrap();
+        assert_eq!(found, [novels.join("a.txt"), novels.join("b.txt")]);
+        let err = find_corpus_glob(&format!("{}/*.rst", novels.display()), dir.path()).unwrap_err();
+        assert!(err.to_string().contains("matches no file"), "{err}");
+        let err = find_corpus_glob("novels/[*.txt", dir.path()).unwrap_err();
+        assert!(err.to_string().contains("not a valid glob"), "{err}");
+        assert!(is_glob("a/*.txt") && !is_glob("a/b.txt"));
+    }
+
+    #[test]
+    fn documents_are_joined_with_the_separator_and_tile_the_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+        std::fs::write(&a, "金瓶").unwrap();
+        std::fs::write(&b, "梅").unwrap();
+        let corpus = Corpus::load_documents(&[a.clone(), b.clone()], "\n\n", None).unwrap();
+        assert_eq!(corpus.vocab().decode(corpus.ids()), "金瓶\n\n梅");
+        let docs = corpus.documents();
+        assert_eq!(
+            (docs[0].path.clone(), docs[0].start, docs[0].len),
+            (a, 0, 4)
+        );
+        assert_eq!(
+            (docs[1].path.clone(), docs[1].start, docs[1].len),
+            (b, 4, 1)
+        );
+        let binary = dir.path().join("c.txt");
+        std::fs::write(&binary, [0xffu8, 0x00, 0x12]).unwrap();
+        let err = Corpus::load_documents(&[binary], "\n", None).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("c.txt") && message.contains("UTF-8"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -17,6 +17,28 @@ pub enum CorpusError {
         /// What it is instead, e.g. "a folder".
         what: &'static str,
     },
+    /// A corpus folder holds no text files.
+    #[error("corpus folder {} has no *.txt files (folders are searched recursively): add text files, or name the files in data.corpus", path.display())]
+    EmptyFolder {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A glob in the corpus list matches no file.
+    #[error("corpus pattern {pattern:?} matches no file (looked in {}): check the pattern", looked_in.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NoMatch {
+        /// The pattern.
+        pattern: String,
+        /// The folders it was tried in.
+        looked_in: Vec<PathBuf>,
+    },
+    /// A glob in the corpus list is malformed.
+    #[error("corpus pattern {pattern:?} is not a valid glob ({reason})")]
+    BadPattern {
+        /// The pattern.
+        pattern: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The corpus file exists but holds no text.
     #[error("corpus file {} is empty: give a file with some UTF-8 text in it", path.display())]
     Empty {

@@ -15,14 +15,16 @@
 #![forbid(unsafe_code)]
 
 mod corpus;
+mod documents;
 mod error;
 mod fingerprint;
 mod vocab;
 
 pub use corpus::{
-    find_corpus, find_standard_data_dir, read_text, split_train_val, standard_data_dirs, Corpus,
-    CorpusNotFound, DATA_DIR_ENV, STANDARD_CORPORA,
+    find_corpus, find_corpus_glob, find_standard_data_dir, is_glob, read_text, split_train_val,
+    standard_data_dirs, Corpus, CorpusNotFound, DATA_DIR_ENV, STANDARD_CORPORA,
 };
+pub use documents::{files_of, split_per_document, text_files_in, Document};
 pub use error::{CorpusError, UnknownChar};
 pub use fingerprint::Fingerprint;
 pub use vocab::Vocab;

@@ -225,6 +225,8 @@ impl<B: Backend> CharRnn<B> {
             .output
             .weight
             .map(|fresh| leaf(fresh.slice_assign([0..hidden, 0..known], columns)));
+        // burn takes one range per dimension: `[0..known]` is the 1-D slice.
+        #[allow(clippy::single_range_in_vec_init)]
         if let (Some(fresh), Some(bias)) = (self.output.bias.take(), &trained.output.bias) {
             let bias = bias.val();
             self.output.bias =

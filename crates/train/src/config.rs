@@ -60,16 +60,71 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
-    /// The corpus file. A relative path is looked up in `$CHARRNN_DATA_DIR`, then
-    /// `data/`, then the config file's folder.
-    pub corpus: PathBuf,
-    /// Fraction of the text, taken from its end, held out for validation.
+    /// The corpus: a file, a folder, or a list of files, folders and globs. A
+    /// relative path is looked up in `$CHARRNN_DATA_DIR`, then `data/`, then
+    /// the config file's folder.
+    pub corpus: CorpusSpec,
+    /// Fraction of the text held out for validation.
     #[serde(default = "default_val_fraction")]
     pub val_fraction: f64,
+    /// Which text is held out: the end of the joined text, or of each document.
+    #[serde(default)]
+    pub val_split: ValSplit,
+    /// Text put between documents, so that none runs into the next.
+    #[serde(default = "default_separator")]
+    pub separator: String,
 }
 
 fn default_val_fraction() -> f64 {
     0.05
+}
+
+fn default_separator() -> String {
+    "\n".into()
+}
+
+/// `data.corpus`: one path, or a list of paths and globs (`letters/*.txt`).
+/// A folder stands for its `*.txt` files, recursively, in path order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CorpusSpec {
+    /// A file or a folder.
+    One(PathBuf),
+    /// Files, folders and globs, joined in this order.
+    Many(Vec<String>),
+}
+
+impl CorpusSpec {
+    /// The entries, each a path or a glob.
+    pub fn entries(&self) -> Vec<String> {
+        match self {
+            Self::One(path) => vec![path.to_string_lossy().into_owned()],
+            Self::Many(list) => list.clone(),
+        }
+    }
+}
+
+impl From<PathBuf> for CorpusSpec {
+    fn from(path: PathBuf) -> Self {
+        Self::One(path)
+    }
+}
+
+impl std::fmt::Display for CorpusSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.entries().join(", "))
+    }
+}
+
+/// `data.val_split`: where validation text comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ValSplit {
+    /// The last `val_fraction` of the joined text.
+    #[default]
+    Tail,
+    /// The last `val_fraction` of each document.
+    PerDocument,
 }
 
 /// `[model]`: the network's shape.
@@ -265,6 +320,14 @@ impl RunConfig {
                 "between 0 and 1 (exclusive)",
             ));
         }
+        let entries = self.data.corpus.entries();
+        if entries.is_empty() || entries.iter().any(|e| e.trim().is_empty()) {
+            return Err(range(
+                "data.corpus",
+                format!("{entries:?}"),
+                "a file, a folder, or a non-empty list of files, folders and globs",
+            ));
+        }
         let positive = "a whole number greater than 0";
         for (key, v) in [
             ("train.batch_size", self.train.batch_size),
@@ -397,12 +460,6 @@ impl RunConfig {
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a run config always serialises")
     }
-
-    /// Finds the corpus file: an absolute path as is; a relative one in
-    /// `$CHARRNN_DATA_DIR`, then `data/`, then `config_dir`.
-    pub fn resolve_corpus(&self, config_dir: &Path) -> Result<PathBuf, CorpusNotFound> {
-        charrnn_corpus::find_corpus(&self.data.corpus, config_dir)
-    }
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
@@ -500,6 +557,10 @@ mod tests {
             ("train.batch_size=9223372036854775807", "train.batch_size"),
             ("model.hidden_size=2000000", "model.hidden_size"),
             ("model.num_layers=5000", "model.num_layers"),
+            ("data.corpus=[]", "data.corpus"),
+            ("data.corpus=\"\"", "data.corpus"),
+            ("data.corpus=[\"a.txt\", \" \"]", "data.corpus"),
+            ("data.val_split=\"middle\"", "data.val_split"),
         ] {
             let err = parse(MINIMAL, &[o]).unwrap_err();
             assert!(err.to_string().contains(key), "{o}: {err}");

@@ -20,7 +20,7 @@ mod trainer;
 
 pub use adam::FusedAdam;
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainerState};
-pub use config::{ConfigError, RunConfig};
+pub use config::{ConfigError, CorpusSpec, RunConfig, ValSplit};
 pub use eval::evaluate;
 pub use metrics::{bits_per_char, read_metrics, MetricsRecord};
 pub use run_lock::{LockError, RunLock};

@@ -1,5 +1,6 @@
 //! The training loop.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -11,14 +12,16 @@ use burn::record::Recorder;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use charrnn_batch::{Batcher, TooShort};
-use charrnn_corpus::{split_train_val, Corpus, CorpusError, Fingerprint, Vocab};
+use charrnn_corpus::{
+    split_per_document, split_train_val, Corpus, CorpusError, Fingerprint, Vocab,
+};
 use charrnn_model::{CharRnn, CharRnnConfig, LayerState, LstmBackend, LstmKernels, ModelState};
 use tracing::{info, warn};
 
 use crate::adam::FusedAdam;
 use crate::checkpoint::{self, CheckpointError, CheckpointFiles, CheckpointMeta, TrainerState};
 use crate::clip::clip_global_norm;
-use crate::config::{ConfigError, CorpusNotFound, RunConfig};
+use crate::config::{ConfigError, CorpusNotFound, RunConfig, ValSplit};
 use crate::eval::{batch_tensors, evaluate};
 use crate::memory::{self, human_bytes, human_count, MemoryNeed};
 use crate::metrics::{bits_per_char, MetricsLog, MetricsRecord};
@@ -321,13 +324,13 @@ where
             return Err(TrainError::RunExists { run_dir, newest });
         }
     }
-    let corpus_path = config.resolve_corpus(&options.config_dir)?;
+    let files = corpus_files(config, &options.config_dir)?;
+    // Messages name the corpus as the config does.
+    let corpus_path = PathBuf::from(config.data.corpus.to_string());
     // Ids keep their meaning: a resumed or fine-tuned run's vocabulary starts
     // with its checkpoint's.
-    let corpus = match resume.as_ref().or(init.as_ref()) {
-        Some(meta) => Corpus::load_extending(&corpus_path, &meta.vocab)?,
-        None => Corpus::load(&corpus_path)?,
-    };
+    let base = resume.as_ref().or(init.as_ref()).map(|meta| &meta.vocab);
+    let corpus = Corpus::load_documents(&files, &config.data.separator, base)?;
     if let Some(meta) = &resume {
         check_same_corpus(meta, &corpus_path, &corpus, options)?;
     }
@@ -335,7 +338,8 @@ where
         check_same_shape(config, meta)?;
     }
     check_memory(config, corpus.vocab().len(), &options.device_label)?;
-    let data = TrainingData::split(config, &corpus)?;
+    let (train_ids, val_ids) = split(config, &corpus);
+    let data = TrainingData::new(config, corpus.vocab(), &train_ids, &val_ids)?;
     let mut trainer = Trainer::<B>::new(config, options, device, data, run_dir)?;
     if let Some(meta) = &resume {
         trainer.restore(meta)?;
@@ -347,6 +351,36 @@ where
     let metrics = trainer.open_logs(resume.as_ref())?;
     trainer.announce(&corpus_path, &corpus);
     trainer.run(metrics)
+}
+
+/// The files of `data.corpus`, in order: each entry a file, a folder's text
+/// files, or a glob's matches.
+fn corpus_files(config: &RunConfig, config_dir: &Path) -> Result<Vec<PathBuf>, TrainError> {
+    let mut files = Vec::new();
+    for entry in config.data.corpus.entries() {
+        if charrnn_corpus::is_glob(&entry) {
+            files.extend(charrnn_corpus::find_corpus_glob(&entry, config_dir)?);
+        } else {
+            let path = charrnn_corpus::find_corpus(Path::new(&entry), config_dir)?;
+            files.extend(charrnn_corpus::files_of(&path)?);
+        }
+    }
+    Ok(files)
+}
+
+/// Training and validation ids, as `data.val_split` says.
+fn split<'c>(config: &RunConfig, corpus: &'c Corpus) -> (Cow<'c, [u32]>, Cow<'c, [u32]>) {
+    let fraction = config.data.val_fraction;
+    match config.data.val_split {
+        ValSplit::Tail => {
+            let (train, val) = split_train_val(corpus.ids(), fraction);
+            (Cow::Borrowed(train), Cow::Borrowed(val))
+        }
+        ValSplit::PerDocument => {
+            let (train, val) = split_per_document(corpus.ids(), corpus.documents(), fraction);
+            (Cow::Owned(train), Cow::Owned(val))
+        }
+    }
 }
 
 /// Fine-tuning keeps the trained model's shape.
@@ -459,8 +493,12 @@ struct TrainingData<'a> {
 }
 
 impl<'a> TrainingData<'a> {
-    fn split(config: &RunConfig, corpus: &'a Corpus) -> Result<Self, TrainError> {
-        let (train_ids, val_ids) = split_train_val(corpus.ids(), config.data.val_fraction);
+    fn new(
+        config: &RunConfig,
+        vocab: &Vocab,
+        train_ids: &'a [u32],
+        val_ids: &'a [u32],
+    ) -> Result<Self, TrainError> {
         let tc = &config.train;
         let batcher = Batcher::new(train_ids, tc.batch_size, tc.seq_len).map_err(|source| {
             TrainError::TooShort {
@@ -480,7 +518,7 @@ impl<'a> TrainingData<'a> {
             });
         }
         // The samples written during training draw among sample.top_n characters.
-        let vocab_size = corpus.vocab().len();
+        let vocab_size = vocab.len();
         if config.sample.top_n > vocab_size {
             return Err(ConfigError::Range {
                 key: "sample.top_n".into(),
@@ -490,7 +528,7 @@ impl<'a> TrainingData<'a> {
             .into());
         }
         Ok(Self {
-            vocab: corpus.vocab().clone(),
+            vocab: vocab.clone(),
             batcher,
             train_len: train_ids.len(),
             val_ids,
@@ -714,9 +752,14 @@ where
     }
 
     fn announce(&self, corpus_path: &Path, corpus: &Corpus) {
+        let split = match self.config.data.val_split {
+            ValSplit::Tail => "the end of the text",
+            ValSplit::PerDocument => "the end of each file",
+        };
         info!(
-            "training on {} ({} chars, vocab {}, {} train / {} val), {} params, {} batches/epoch, {} steps",
+            "training on {} ({} files, {} chars, vocab {}, {} train / {} val from {split}), {} params, {} batches/epoch, {} steps",
             corpus_path.display(),
+            corpus.documents().len(),
             corpus.len(),
             self.data.vocab.len(),
             self.data.train_len,

@@ -65,7 +65,7 @@ fn evaluation_agrees_with_the_logged_validation_loss() {
 
     let device = Default::default();
     let model = checkpoint::load_model::<Flex>(&meta, &device).unwrap();
-    let corpus = Corpus::load(&config.data.corpus).unwrap();
+    let corpus = Corpus::load(Path::new(&config.data.corpus.to_string())).unwrap();
     let (_, val) = split_train_val(corpus.ids(), config.data.val_fraction);
     let t = &config.train;
     let loss = evaluate(&model, val, t.batch_size, t.seq_len, &device).unwrap();
@@ -167,12 +167,12 @@ fn short_or_missing_corpus_is_an_error_not_a_panic() {
     let short = tmp.path().join("short.txt");
     std::fs::write(&short, "just a few characters").unwrap();
     let mut config = common::smoke_config(tmp.path(), &[]);
-    config.data.corpus = short;
+    config.data.corpus = short.into();
     match train::<B>(&config, &common::options(None), &Default::default()) {
         Err(e @ TrainError::TooShort { .. }) => assert!(e.to_string().contains("at least"), "{e}"),
         other => panic!("expected TooShort, got {other:?}"),
     }
-    config.data.corpus = tmp.path().join("absent.txt");
+    config.data.corpus = tmp.path().join("absent.txt").into();
     assert!(matches!(
         train::<B>(&config, &common::options(None), &Default::default()),
         Err(TrainError::CorpusNotFound(_))
