@@ -29,7 +29,7 @@ curve() { # run-folder
   python3 -c '
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
-print(" ".join(f"{r[\"step\"]}:{r[\"val_loss\"]:.3f}" for r in rows if "val_loss" in r))' "$1"
+print(" ".join("%d:%.3f" % (r["step"], r["val_loss"]) for r in rows if "val_loss" in r))' "$1"
 }
 
 train "$out/base" "$out/ch001-080.txt" --set "train.max_minutes=$base_minutes" --set train.epochs=1000
