@@ -19,21 +19,20 @@ impl Corpus {
         Ok(Self::from_text(path, &text))
     }
 
-    /// Loads a UTF-8 file in `base`'s vocabulary, extended with the characters
-    /// of the text that `base` lacks ([`Vocab::extended_with`]).
-    pub fn load_extending(path: &Path, base: &Vocab) -> Result<Self, CorpusError> {
-        let text = read_text(path)?;
-        Ok(Self::from_text_extending(path, &text, base))
-    }
-
     /// Builds a corpus from text already in memory; `path` names it in messages.
     pub fn from_text(path: &Path, text: &str) -> Self {
-        Self::encoded(path, text, Vocab::from_text(text))
+        Self::from_text_in(path, text, None)
     }
 
-    /// [`Corpus::from_text`] in `base`'s vocabulary, extended as needed.
-    pub fn from_text_extending(path: &Path, text: &str, base: &Vocab) -> Self {
-        Self::encoded(path, text, base.extended_with(&Vocab::from_text(text)))
+    /// The text's own vocabulary, or `base`'s extended with the characters
+    /// it lacks ([`Vocab::extended_with`]).
+    fn from_text_in(path: &Path, text: &str, base: Option<&Vocab>) -> Self {
+        let own = Vocab::from_text(text);
+        let vocab = match base {
+            Some(base) => base.extended_with(&own),
+            None => own,
+        };
+        Self::encoded(path, text, vocab)
     }
 
     /// Loads several UTF-8 files as one text, `separator` between them, in
@@ -62,12 +61,7 @@ impl Corpus {
             text.push_str(&doc);
         }
         let path = files.first().cloned().unwrap_or_default();
-        let own = Vocab::from_text(&text);
-        let vocab = match base {
-            Some(base) => base.extended_with(&own),
-            None => own,
-        };
-        let mut corpus = Self::encoded(&path, &text, vocab);
+        let mut corpus = Self::from_text_in(&path, &text, base);
         corpus.documents = documents;
         Ok(corpus)
     }
@@ -422,7 +416,7 @@ mod tests {
     #[test]
     fn an_extended_vocabulary_keeps_every_known_id() {
         let base = Vocab::from_text("金瓶梅");
-        let corpus = Corpus::from_text_extending(Path::new("t"), "梅花 and 金", &base);
+        let corpus = Corpus::from_text_in(Path::new("t"), "梅花 and 金", Some(&base));
         let vocab = corpus.vocab();
         for (id, &ch) in base.chars().iter().enumerate() {
             assert_eq!(vocab.id(ch), Some(id as u32), "{ch}");
@@ -433,7 +427,7 @@ mod tests {
         assert_eq!(vocab.decode(corpus.ids()), "梅花 and 金");
         // Nothing new: the same vocabulary.
         assert_eq!(
-            Corpus::from_text_extending(Path::new("t"), "梅金", &base).vocab(),
+            Corpus::from_text_in(Path::new("t"), "梅金", Some(&base)).vocab(),
             &base
         );
     }

@@ -60,6 +60,17 @@ impl std::fmt::Display for InvalidValue {
 
 impl std::error::Error for InvalidValue {}
 
+/// The parameters of a [`CharRnn`], by part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamCounts {
+    /// The embedding table, `vocab × embed`.
+    pub embedding: usize,
+    /// The LSTM layers' weights and biases.
+    pub recurrent: usize,
+    /// The output layer's weights and bias, `(hidden + 1) × vocab`.
+    pub output: usize,
+}
+
 /// The most distinct characters a vocabulary can hold: every Unicode scalar value.
 pub const MAX_VOCAB: usize = 0x11_0000;
 /// The widest embedding or hidden layer a config may ask for.
@@ -108,9 +119,19 @@ impl CharRnnConfig {
     ///
     /// Does not overflow for any config that passes [`Self::validate`].
     pub fn num_params(&self) -> usize {
+        let p = self.param_counts();
+        p.embedding + p.recurrent + p.output
+    }
+
+    /// Parameters of each part of the model.
+    pub fn param_counts(&self) -> ParamCounts {
         let (v, e, h) = (self.vocab_size, self.embed_size, self.hidden_size);
         let lstm = |input: usize| input * 4 * h + h * 4 * h + 4 * h;
-        v * e + lstm(e) + (self.num_layers - 1) * lstm(h) + h * v + v
+        ParamCounts {
+            embedding: v * e,
+            recurrent: lstm(e) + (self.num_layers - 1) * lstm(h),
+            output: h * v + v,
+        }
     }
 
     /// Builds a freshly initialised model on `device`.

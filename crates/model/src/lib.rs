@@ -30,7 +30,8 @@ pub use backend::{
     portable_lstm_sequence_backward, AdamStep, LstmBackend, LstmCache, LstmKernels, LstmSequence,
 };
 pub use char_rnn::{
-    CharRnn, CharRnnConfig, InvalidValue, LayerState, ModelState, MAX_LAYERS, MAX_VOCAB, MAX_WIDTH,
+    CharRnn, CharRnnConfig, InvalidValue, LayerState, ModelState, ParamCounts, MAX_LAYERS,
+    MAX_VOCAB, MAX_WIDTH,
 };
 pub use lstm::FusedLstm;
 

@@ -17,10 +17,18 @@ pub struct MemoryNeed {
     pub drivers: String,
 }
 
-/// Estimates what training `config` on a vocabulary of `vocab_size` needs.
-/// Computed in 128 bits: any sizes the config parser accepts fit.
+/// Estimates what training `config` (validated) on a vocabulary of
+/// `vocab_size` needs, summed in 128 bits.
 pub fn estimate(config: &RunConfig, vocab_size: usize) -> MemoryNeed {
     let m = &config.model;
+    // Counted by the model (no overflow for a validated config), summed wide.
+    let parts = config.model_config(vocab_size).param_counts();
+    let (embedding, recurrent, output) = (
+        parts.embedding as u128,
+        parts.recurrent as u128,
+        parts.output as u128,
+    );
+    let params = embedding + recurrent + output;
     let (v, e, h, l) = (
         vocab_size as u128,
         m.embed_size as u128,
@@ -31,10 +39,6 @@ pub fn estimate(config: &RunConfig, vocab_size: usize) -> MemoryNeed {
         config.train.batch_size as u128,
         config.train.seq_len as u128,
     );
-    let embedding = v * e;
-    let recurrent = (e + h) * 4 * h + l.saturating_sub(1) * 8 * h * h + l * 4 * h;
-    let output = h * v + v;
-    let params = embedding + recurrent + output;
     // Per character a step keeps: the embedding, each layer's gates, cell,
     // hidden state and dropout mask, and three [vocab] rows for the loss.
     let activations = b * t * (e + l * 8 * h + 3 * v) * 4;
@@ -112,7 +116,6 @@ pub fn human_count(n: u128) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use charrnn_model::CharRnnConfig;
 
     fn config(overrides: &[&str]) -> RunConfig {
         let text = "[data]\ncorpus = \"x.txt\"\n";
@@ -121,22 +124,17 @@ mod tests {
     }
 
     #[test]
-    fn the_parameter_count_is_the_models() {
+    fn the_parameter_count_is_the_built_models() {
+        use burn::module::Module;
         for o in [
             &["model.num_layers=1"][..],
-            &["model.num_layers=3", "model.hidden_size=100"],
-            &[],
+            &["model.num_layers=3", "model.hidden_size=20"],
         ] {
             let c = config(o);
-            let model = CharRnnConfig {
-                vocab_size: 4339,
-                ..c.model_config(4339)
-            };
-            assert_eq!(
-                estimate(&c, 4339).params,
-                model.num_params() as u128,
-                "{o:?}"
-            );
+            let model = c
+                .model_config(37)
+                .init::<burn::backend::Flex>(&Default::default());
+            assert_eq!(estimate(&c, 37).params, model.num_params() as u128, "{o:?}");
         }
     }
 
