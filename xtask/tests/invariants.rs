@@ -14,7 +14,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("charrnn-cpu", &[]),
     ("charrnn-gpu", &[]),
     ("charrnn-corpus", &[]),
-    ("charrnn-batch", &[]),
+    ("charrnn-batch", &["charrnn-corpus"]),
+    ("charrnn-tokens", &["charrnn-corpus"]),
     ("charrnn-plot", &[]),
     ("charrnn-model", &["charrnn-cpu", "charrnn-gpu"]),
     (
@@ -26,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "charrnn-corpus",
             "charrnn-batch",
+            "charrnn-tokens",
             "charrnn-model",
             "charrnn-sample",
         ],
@@ -36,6 +38,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "charrnn-corpus",
             "charrnn-cpu",
             "charrnn-batch",
+            "charrnn-tokens",
             "charrnn-model",
             "charrnn-sample",
             "charrnn-train",
@@ -62,7 +65,13 @@ const KNOWS_BACKENDS: &[&str] = &["charrnn-model", "charrnn-cli"];
 
 /// Crates whose sources may contain `unsafe` (each denies
 /// `unsafe_op_in_unsafe_fn`); every other library forbids it.
-const MAY_BE_UNSAFE: &[&str] = &["charrnn-cpu", "charrnn-model", "charrnn-cli", "xtask"];
+const MAY_BE_UNSAFE: &[&str] = &[
+    "charrnn-cpu",
+    "charrnn-model",
+    "charrnn-tokens",
+    "charrnn-cli",
+    "xtask",
+];
 
 fn workspace() -> Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

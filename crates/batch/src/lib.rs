@@ -20,6 +20,8 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub use charrnn_corpus::Tokens;
+
 /// The stream is too short to make a single batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("text of {len} characters is too short for one batch of {batch_size} x {seq_len}: it needs at least {needed} characters; use a longer text or lower batch_size / seq_len")]
@@ -47,10 +49,11 @@ pub struct Batch {
     pub seq_len: usize,
 }
 
-/// Cuts a token stream into continuing batches.
+/// Cuts a token stream into continuing batches. The stream is borrowed, from
+/// memory or from a memory-mapped token file, and never copied whole.
 #[derive(Debug, Clone)]
 pub struct Batcher<'a> {
-    ids: &'a [u32],
+    ids: Tokens<'a>,
     batch_size: usize,
     seq_len: usize,
     row_len: usize,
@@ -61,7 +64,12 @@ impl<'a> Batcher<'a> {
     ///
     /// Fails when `ids` holds fewer than `batch_size * seq_len + 1` tokens (one
     /// extra for the last target). Zero sizes are the caller's to reject.
-    pub fn new(ids: &'a [u32], batch_size: usize, seq_len: usize) -> Result<Self, TooShort> {
+    pub fn new(
+        ids: impl Into<Tokens<'a>>,
+        batch_size: usize,
+        seq_len: usize,
+    ) -> Result<Self, TooShort> {
+        let ids = ids.into();
         assert!(
             batch_size > 0 && seq_len > 0,
             "batch sizes must be positive"
@@ -113,8 +121,9 @@ impl<'a> Batcher<'a> {
         let mut targets = Vec::with_capacity(n);
         for r in 0..self.batch_size {
             let start = r * self.row_len + k * self.seq_len;
-            inputs.extend_from_slice(&self.ids[start..start + self.seq_len]);
-            targets.extend_from_slice(&self.ids[start + 1..start + self.seq_len + 1]);
+            let row = self.ids.slice(start..start + self.seq_len + 1);
+            row.slice(0..self.seq_len).extend_into(&mut inputs);
+            row.slice(1..self.seq_len + 1).extend_into(&mut targets);
         }
         Batch {
             inputs,
@@ -151,6 +160,18 @@ mod tests {
         let batch = b.batch(0);
         assert_eq!(batch.targets[4], 5);
         assert_eq!(batch.targets[9], 10);
+    }
+
+    #[test]
+    fn narrow_and_wide_streams_give_the_same_batches() {
+        let wide: Vec<u32> = (0..200).map(|i| i * 31 % 97).collect();
+        let narrow: Vec<u16> = wide.iter().map(|&i| i as u16).collect();
+        let (a, b) = (
+            Batcher::new(&wide, 3, 7).unwrap(),
+            Batcher::new(&narrow[..], 3, 7).unwrap(),
+        );
+        assert_eq!(a.num_batches(), b.num_batches());
+        assert!(a.iter_from(0).eq(b.iter_from(0)));
     }
 
     proptest! {

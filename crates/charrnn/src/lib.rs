@@ -45,4 +45,5 @@ pub use charrnn_cpu as cpu;
 pub use charrnn_model as model;
 pub use charrnn_plot as plot;
 pub use charrnn_sample as sample;
+pub use charrnn_tokens as tokens;
 pub use charrnn_train as train;

@@ -2,6 +2,7 @@
 //! the command line adds the flag or command that fixes it.
 
 use charrnn::corpus::{CorpusError, CorpusNotFound};
+use charrnn::tokens::TokenFileError;
 use charrnn::train::{ConfigError, LockError, TrainError};
 
 /// The command-line fix for an error, if there is one to suggest.
@@ -15,6 +16,9 @@ pub fn what_to_type(e: &anyhow::Error) -> Option<String> {
         }
         if let Some(e) = cause.downcast_ref::<CorpusNotFound>() {
             return for_corpus_lookup(e);
+        }
+        if let Some(e) = cause.downcast_ref::<TokenFileError>() {
+            return for_tokens(e);
         }
         cause.downcast_ref::<CorpusError>().and_then(for_corpus)
     })
@@ -50,6 +54,24 @@ fn for_train(e: &TrainError) -> Option<String> {
             Some("for another folder: --set train.out_dir=runs/NEW".into())
         }
         TrainError::Corpus(e) => for_corpus(e),
+        TrainError::Tokens(e) => for_tokens(e),
+        _ => None,
+    }
+}
+
+fn for_tokens(e: &TokenFileError) -> Option<String> {
+    match e {
+        TokenFileError::Truncated { path, .. } | TokenFileError::Damaged { path, .. } => {
+            Some(format!(
+                "prepare it again: charrnn prepare CORPUS --out {}",
+                path.display()
+            ))
+        }
+        TokenFileError::OtherVocabulary { path, .. } => Some(format!(
+            "prepare it in the checkpoint's vocabulary: charrnn prepare CORPUS --vocab-from CHECKPOINT --out {}",
+            path.display()
+        )),
+        TokenFileError::Corpus(e) => for_corpus(e),
         _ => None,
     }
 }

@@ -4,6 +4,7 @@
 
 mod advice;
 mod device;
+mod prepare;
 mod progress;
 
 use std::io::Write;
@@ -53,6 +54,9 @@ enum Command {
     /// Check a text file before training: size, vocabulary, commonest characters,
     /// and how fast it loads and encodes.
     Corpus(CorpusArgs),
+    /// Encode a corpus once into a token file that training reads by memory
+    /// map: for corpora larger than memory (name the file in data.corpus).
+    Prepare(prepare::PrepareArgs),
     /// Print a run config with its defaults filled in and overrides applied, as
     /// TOML (what `train` would use).
     Config(ConfigArgs),
@@ -166,7 +170,8 @@ struct EvalArgs {
 
 #[derive(Args)]
 struct CorpusArgs {
-    /// A UTF-8 text file, or a folder of them (every *.txt, recursively).
+    /// A UTF-8 text file, a folder of them (every *.txt, recursively), or a
+    /// token file written by `charrnn prepare`.
     file: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]
@@ -256,6 +261,7 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<()> {
         Command::Train(args) => cmd_train(args, quiet),
         Command::Plot(args) => cmd_plot(args),
         Command::Corpus(args) => cmd_corpus(args),
+        Command::Prepare(args) => prepare::cmd_prepare(args, quiet),
         Command::Sample(args) => cmd_sample(args),
         Command::Eval(args) => cmd_eval(args),
         Command::Info(args) => cmd_info(args),
@@ -541,18 +547,48 @@ fn cmd_plot(args: PlotArgs) -> anyhow::Result<()> {
 
 fn cmd_corpus(args: CorpusArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    if charrnn::tokens::is_token_file(&args.file) {
+        let file = charrnn::tokens::TokenFile::open(&args.file)?;
+        let header = file.header();
+        let counts = char_counts(file.tokens(), file.vocab().len());
+        let shape = (header.sources.len(), header.text.bytes);
+        return describe_corpus(&args, shape, file.vocab(), &counts, started);
+    }
     let files = charrnn::corpus::files_of(&args.file)?;
     let corpus = charrnn::corpus::Corpus::load_documents(&files, "\n", None)?;
-    let secs = started.elapsed().as_secs_f64();
     let bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()))
         .sum::<std::io::Result<u64>>()?;
-    let vocab = corpus.vocab();
-    let mut counts = vec![0u64; vocab.len()];
-    for &id in corpus.ids() {
-        counts[id as usize] += 1;
+    let counts = char_counts(corpus.ids().into(), corpus.vocab().len());
+    describe_corpus(
+        &args,
+        (files.len(), bytes),
+        corpus.vocab(),
+        &counts,
+        started,
+    )
+}
+
+/// How often each id occurs.
+fn char_counts(ids: charrnn::corpus::Tokens<'_>, vocab_size: usize) -> Vec<u64> {
+    let mut counts = vec![0u64; vocab_size];
+    for i in 0..ids.len() {
+        counts[ids.get(i) as usize] += 1;
     }
+    counts
+}
+
+/// Prints what `charrnn corpus` says of `files` files of `bytes` bytes.
+fn describe_corpus(
+    args: &CorpusArgs,
+    (files, bytes): (usize, u64),
+    vocab: &charrnn::corpus::Vocab,
+    counts: &[u64],
+    started: std::time::Instant,
+) -> anyhow::Result<()> {
+    let secs = started.elapsed().as_secs_f64();
+    let chars: u64 = counts.iter().sum();
     let mut commonest: Vec<(u64, char)> = counts
         .iter()
         .zip(vocab.chars())
@@ -563,10 +599,10 @@ fn cmd_corpus(args: CorpusArgs) -> anyhow::Result<()> {
     let mb_per_sec = bytes as f64 / 1e6 / secs.max(1e-9);
     if args.json {
         let record = serde_json::json!({
-            "file": args.file,
-            "files": files.len(),
+            "file": &args.file,
+            "files": files,
             "bytes": bytes,
-            "chars": corpus.len(),
+            "chars": chars,
             "vocab": vocab.len(),
             "seconds": secs,
             "mb_per_sec": mb_per_sec,
@@ -576,26 +612,26 @@ fn cmd_corpus(args: CorpusArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!("file         {}", args.file.display());
-    if files.len() > 1 || args.file.is_dir() {
-        println!("files        {} (*.txt, joined by newlines)", files.len());
+    if files > 1 || args.file.is_dir() {
+        println!("files        {files} (*.txt, joined by newlines)");
     }
     println!(
         "size         {:.1} MB, {} characters",
         bytes as f64 / 1e6,
-        corpus.len()
+        chars
     );
     println!("vocabulary   {} distinct characters", vocab.len());
     let shown: Vec<String> = commonest
         .iter()
-        .map(|(n, c)| {
-            format!(
-                "{c:?} {:.1}%",
-                100.0 * *n as f64 / corpus.len().max(1) as f64
-            )
-        })
+        .map(|(n, c)| format!("{c:?} {:.1}%", 100.0 * *n as f64 / chars.max(1) as f64))
         .collect();
     println!("commonest    {}", shown.join(", "));
-    println!("loaded in    {secs:.3} s ({mb_per_sec:.0} MB/s: read, check UTF-8, build the vocabulary, encode)");
+    let work = if charrnn::tokens::is_token_file(&args.file) {
+        "open, check the checksums, count; sizes are of the text it encodes"
+    } else {
+        "read, check UTF-8, build the vocabulary, encode"
+    };
+    println!("loaded in    {secs:.3} s ({mb_per_sec:.0} MB/s: {work})");
     Ok(())
 }
 

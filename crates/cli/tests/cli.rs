@@ -429,3 +429,106 @@ fn a_bad_simd_level_is_a_clear_error() {
     );
     assert!(run("baseline").status.success());
 }
+
+/// `prepare` writes a token file that `corpus` describes and `train` reads;
+/// each bad source or token file is one error line; on a terminal it draws
+/// a bar.
+#[test]
+fn prepare_writes_a_token_file_and_names_bad_inputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let play = common::small_text().display().to_string();
+    let out = dir.join("play.tokens");
+    let out_s = out.to_str().unwrap();
+    let prepared = charrnn(&["prepare", &play, "--out", out_s], dir);
+    assert!(prepared.status.success(), "{prepared:?}");
+    let said = String::from_utf8_lossy(&prepared.stdout);
+    assert!(
+        said.contains("2-byte ids") && said.contains("MB/s"),
+        "{said}"
+    );
+    let described = charrnn(&["corpus", out_s, "--json"], dir);
+    let from_file: serde_json::Value = serde_json::from_slice(&described.stdout).unwrap();
+    let from_text: serde_json::Value =
+        serde_json::from_slice(&charrnn(&["corpus", &play, "--json"], dir).stdout).unwrap();
+    for key in ["chars", "vocab", "bytes", "commonest"] {
+        assert_eq!(from_file[key], from_text[key], "{key}");
+    }
+
+    std::fs::create_dir(dir.join("empty")).unwrap();
+    let binary = dir.join("binary");
+    std::fs::create_dir(&binary).unwrap();
+    std::fs::write(
+        binary.join("blob.txt"),
+        [0x7fu8, 0x45, 0x4c, 0x46, 0xff, 0x00],
+    )
+    .unwrap();
+    let other = dir.join("other.tokens");
+    let t = |args: &[&str], needle: &str| assert_fails(&charrnn(args, dir), needle);
+    t(
+        &["prepare", "empty", "--out", "x.tokens"],
+        "has no *.txt files",
+    );
+    t(
+        &["prepare", "nothing/*.txt", "--out", "x.tokens"],
+        "matches no file",
+    );
+    t(
+        &["prepare", "binary", "--out", "x.tokens"],
+        "blob.txt is not valid UTF-8",
+    );
+    t(&["prepare", &play, "--out", &play], "is not a token file");
+    assert!(!dir.join("x.tokens").exists());
+
+    // Damaged token files, as training corpora.
+    let bytes = std::fs::read(&out).unwrap();
+    std::fs::write(&other, &bytes[..bytes.len() - 100]).unwrap();
+    let config = common::repo()
+        .join("configs/smoke.toml")
+        .display()
+        .to_string();
+    let train_on = |file: &Path| {
+        charrnn(
+            &[
+                "train",
+                "--config",
+                &config,
+                "--device",
+                "cpu",
+                "--set",
+                &format!("data.corpus={:?}", file.display().to_string()),
+                "--set",
+                &format!("train.out_dir={:?}", dir.join("run").display().to_string()),
+            ],
+            dir,
+        )
+    };
+    let out_cut = train_on(&other);
+    assert_fails(&out_cut, "is truncated");
+    assert_fails(&out_cut, "charrnn prepare CORPUS --out");
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x10;
+    std::fs::write(&other, &flipped).unwrap();
+    assert_fails(&train_on(&other), "ids do not match their checksum");
+
+    let on_a_tty = std::process::Command::new("script")
+        .args([
+            "-qefc",
+            &format!(
+                "{} prepare {play} --out {}",
+                env!("CARGO_BIN_EXE_charrnn"),
+                dir.join("tty.tokens").display()
+            ),
+            "/dev/null",
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("`script` (util-linux) is needed to give the test a terminal");
+    let screen = String::from_utf8_lossy(&on_a_tty.stdout);
+    assert!(on_a_tty.status.success(), "{screen}");
+    assert!(
+        screen.contains("preparing [") && screen.contains("prepared "),
+        "{screen}"
+    );
+}

@@ -262,21 +262,8 @@ pub fn is_glob(entry: &str) -> bool {
 
 /// Reads a non-empty UTF-8 text file, with errors that name the file and the fix.
 pub fn read_text(path: &Path) -> Result<String, CorpusError> {
-    if let Some(what) = kind_of(path) {
-        return Err(CorpusError::NotAFile {
-            path: path.to_path_buf(),
-            what,
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => CorpusError::NotFound {
-            path: path.to_path_buf(),
-        },
-        _ => CorpusError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-    })?;
+    check_is_file(path)?;
+    let bytes = std::fs::read(path).map_err(read_error(path))?;
     if bytes.is_empty() {
         return Err(CorpusError::Empty {
             path: path.to_path_buf(),
@@ -288,17 +275,115 @@ pub fn read_text(path: &Path) -> Result<String, CorpusError> {
     })
 }
 
+/// A UTF-8 text file as pieces of about `piece_bytes`, cut between
+/// characters, each of which can be read and checked on its own, by any
+/// thread and in any order: a text of any size, in constant memory, on all
+/// cores. The pieces in order are the file. Errors are [`read_text`]'s.
+#[derive(Debug, Clone)]
+pub struct TextPieces {
+    path: PathBuf,
+    bytes: u64,
+    piece_bytes: u64,
+}
+
+/// Bytes read past a piece's nominal end to find where its last character
+/// ends: a character starts within any four bytes of valid UTF-8.
+const LOOKAHEAD: u64 = 4;
+
+impl TextPieces {
+    /// Plans the pieces of a non-empty text file.
+    pub fn open(path: &Path, piece_bytes: usize) -> Result<Self, CorpusError> {
+        check_is_file(path)?;
+        let bytes = std::fs::metadata(path).map_err(read_error(path))?.len();
+        if bytes == 0 {
+            return Err(CorpusError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            bytes,
+            piece_bytes: piece_bytes.max(LOOKAHEAD as usize) as u64,
+        })
+    }
+
+    /// The file's size.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many pieces there are.
+    pub fn count(&self) -> usize {
+        self.bytes.div_ceil(self.piece_bytes) as usize
+    }
+
+    /// Reads piece `k` into `buf` and returns its text, checked as UTF-8.
+    pub fn read<'b>(&self, k: usize, buf: &'b mut Vec<u8>) -> Result<&'b str, CorpusError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let from = k as u64 * self.piece_bytes;
+        let to = (from + self.piece_bytes).min(self.bytes);
+        buf.resize(((to + LOOKAHEAD).min(self.bytes) - from) as usize, 0);
+        let mut file = std::fs::File::open(&self.path).map_err(read_error(&self.path))?;
+        file.seek(SeekFrom::Start(from))
+            .and_then(|_| file.read_exact(buf))
+            .map_err(read_error(&self.path))?;
+        // Both neighbours of a cut find the same character start after it.
+        let start = if k == 0 { 0 } else { char_start_near(buf, 0) };
+        let end = if to == self.bytes {
+            buf.len()
+        } else {
+            char_start_near(buf, (to - from) as usize)
+        };
+        let piece = &buf[start.min(end)..end];
+        std::str::from_utf8(piece).map_err(|e| CorpusError::InvalidUtf8 {
+            path: self.path.clone(),
+            offset: (from + (start + e.valid_up_to()) as u64) as usize,
+        })
+    }
+}
+
+/// The first character start in `buf` at or after `at`, looking
+/// [`LOOKAHEAD`] bytes at most (none there: invalid, and the bytes are left
+/// to the piece before, whose check reports them).
+fn char_start_near(buf: &[u8], at: usize) -> usize {
+    let window = at..(at + LOOKAHEAD as usize).min(buf.len());
+    window
+        .clone()
+        .find(|&i| buf[i] & 0xC0 != 0x80)
+        .unwrap_or(window.end)
+}
+
+fn check_is_file(path: &Path) -> Result<(), CorpusError> {
+    match kind_of(path) {
+        Some(what) => Err(CorpusError::NotAFile {
+            path: path.to_path_buf(),
+            what,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> CorpusError + '_ {
+    move |source| match source.kind() {
+        std::io::ErrorKind::NotFound => CorpusError::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => CorpusError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
 /// Splits ids into training and validation parts: the last `val_fraction` of the
 /// text is validation (at least one character of each when there are two or more).
 pub fn split_train_val(ids: &[u32], val_fraction: f64) -> (&[u32], &[u32]) {
-    let n = ids.len();
-    let mut val = (n as f64 * val_fraction).round() as usize;
-    if n >= 2 {
-        val = val.clamp(1, n - 1);
-    } else {
-        val = 0;
-    }
-    ids.split_at(n - val)
+    ids.split_at(ids.len() - crate::tokens::validation_len(ids.len(), val_fraction))
 }
 
 #[cfg(test)]
@@ -359,6 +444,53 @@ mod tests {
             err.to_string().contains("is a folder, not a text file"),
             "{err}"
         );
+    }
+
+    /// Pieces are cut between characters, whatever the piece size, tile
+    /// the file, and the errors are read_text's, at the same offsets.
+    #[test]
+    fn pieces_tile_the_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.txt");
+        let text = "西门庆 said: “金瓶梅” 😀 and left.\n".repeat(7);
+        std::fs::write(&p, &text).unwrap();
+        let all = |piece: usize| -> Result<String, CorpusError> {
+            let pieces = TextPieces::open(&p, piece)?;
+            let mut buf = Vec::new();
+            let mut got = String::new();
+            // Out of order, as threads may read them.
+            let mut order: Vec<usize> = (0..pieces.count()).collect();
+            order.reverse();
+            let mut parts = vec![String::new(); order.len()];
+            for k in order {
+                parts[k] = pieces.read(k, &mut buf)?.to_string();
+            }
+            parts.iter().for_each(|part| got.push_str(part));
+            Ok(got)
+        };
+        for piece in [4, 5, 6, 7, 13, 64, 1 << 20] {
+            assert_eq!(all(piece).unwrap(), text, "pieces of {piece}");
+        }
+        let mut bad = text.clone().into_bytes();
+        bad.insert(40, 0xff);
+        std::fs::write(&p, &bad).unwrap();
+        for piece in [4, 16, 1 << 20] {
+            match all(piece) {
+                Err(CorpusError::InvalidUtf8 { offset, .. }) => assert_eq!(offset, 40),
+                other => panic!("expected InvalidUtf8, got {other:?}"),
+            }
+        }
+        // A character cut off by the end of the file.
+        std::fs::write(&p, &"金".as_bytes()[..2]).unwrap();
+        let err = all(1 << 20).unwrap_err();
+        assert!(
+            matches!(err, CorpusError::InvalidUtf8 { offset: 0, .. }),
+            "{err}"
+        );
+        std::fs::write(&p, "").unwrap();
+        assert!(matches!(all(64), Err(CorpusError::Empty { .. })));
+        let err = TextPieces::open(dir.path(), 64).unwrap_err();
+        assert!(matches!(err, CorpusError::NotAFile { .. }), "{err}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{split_train_val, CorpusError};
+use crate::{CorpusError, Tokens};
 
 /// One document of a corpus, as a span of the joined text's ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,18 +57,22 @@ pub fn files_of(path: &Path) -> Result<Vec<PathBuf>, CorpusError> {
 }
 
 /// Splits ids into training and validation parts per document: the last
-/// `val_fraction` of each document is validation, as [`split_train_val`] does
-/// for the whole text.
-pub fn split_per_document(
-    ids: &[u32],
+/// `val_fraction` of each document is validation, as
+/// [`split_train_val`](crate::split_train_val) does for the whole text. Both
+/// parts are copies: the training part is as large as the text.
+pub fn split_per_document<'a>(
+    ids: impl Into<Tokens<'a>>,
     documents: &[Document],
     val_fraction: f64,
 ) -> (Vec<u32>, Vec<u32>) {
+    let ids = ids.into();
     let (mut train, mut val) = (Vec::new(), Vec::new());
     for doc in documents {
-        let (t, v) = split_train_val(&ids[doc.start..doc.start + doc.len], val_fraction);
-        train.extend_from_slice(t);
-        val.extend_from_slice(v);
+        let (t, v) = ids
+            .slice(doc.start..doc.start + doc.len)
+            .split_tail(val_fraction);
+        t.extend_into(&mut train);
+        v.extend_into(&mut val);
     }
     (train, val)
 }

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,58 @@ pub struct Vocab {
     astral: HashMap<char, u32>,
 }
 
+/// The distinct characters of a text read piece by piece, for building its
+/// [`Vocab`] without holding it whole.
+#[derive(Debug, Clone)]
+pub struct CharSet {
+    bmp: Vec<bool>,
+    astral: BTreeSet<char>,
+}
+
+impl Default for CharSet {
+    fn default() -> Self {
+        Self {
+            bmp: vec![false; BMP],
+            astral: BTreeSet::new(),
+        }
+    }
+}
+
+impl CharSet {
+    /// Adds the characters of `text`.
+    pub fn add(&mut self, text: &str) {
+        for ch in text.chars() {
+            match ch as usize {
+                c if c < BMP => self.bmp[c] = true,
+                _ => {
+                    self.astral.insert(ch);
+                }
+            }
+        }
+    }
+
+    /// Adds the characters of another set.
+    pub fn merge(&mut self, other: CharSet) {
+        for (seen, other) in self.bmp.iter_mut().zip(other.bmp) {
+            *seen |= other;
+        }
+        self.astral.extend(other.astral);
+    }
+
+    /// The vocabulary of everything added: its characters in code-point order.
+    pub fn into_vocab(self) -> Vocab {
+        let mut chars: Vec<char> = self
+            .bmp
+            .iter()
+            .enumerate()
+            .filter(|(_, &seen)| seen)
+            .filter_map(|(c, _)| char::from_u32(c as u32))
+            .collect();
+        chars.extend(self.astral);
+        Vocab::from_distinct_chars(chars)
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct VocabFile {
     chars: Vec<String>,
@@ -26,24 +78,9 @@ struct VocabFile {
 impl Vocab {
     /// Builds the vocabulary of `text`: its distinct characters in code-point order.
     pub fn from_text(text: &str) -> Self {
-        let mut seen = vec![false; BMP];
-        let mut astral = Vec::new();
-        for ch in text.chars() {
-            match usize::try_from(u32::from(ch)).ok().filter(|&c| c < BMP) {
-                Some(c) => seen[c] = true,
-                None => astral.push(ch),
-            }
-        }
-        let mut chars: Vec<char> = seen
-            .iter()
-            .enumerate()
-            .filter(|(_, &s)| s)
-            .filter_map(|(c, _)| char::from_u32(c as u32))
-            .collect();
-        astral.sort_unstable();
-        astral.dedup();
-        chars.extend(astral);
-        Self::from_distinct_chars(chars)
+        let mut set = CharSet::default();
+        set.add(text);
+        set.into_vocab()
     }
 
     /// This vocabulary followed by the characters of `other` that it lacks, in
@@ -69,6 +106,18 @@ impl Vocab {
             }
         }
         Self { chars, bmp, astral }
+    }
+
+    /// Builds a vocabulary whose ids are the positions of `chars`; fails with
+    /// the first character listed twice. Any order is allowed: a fine-tuned
+    /// model's vocabulary is its base's followed by the new characters.
+    pub fn in_id_order(chars: Vec<char>) -> Result<Self, char> {
+        let mut sorted = chars.clone();
+        sorted.sort_unstable();
+        match sorted.windows(2).find(|w| w[0] == w[1]) {
+            Some(pair) => Err(pair[0]),
+            None => Ok(Self::from_distinct_chars(chars)),
+        }
     }
 
     /// Builds a vocabulary from a list of characters, sorting and de-duplicating it.
@@ -134,7 +183,8 @@ impl Vocab {
         serde_json::to_string(&file).expect("a list of strings always serialises")
     }
 
-    /// Parses the JSON written by [`Vocab::to_json`]. `path` is only used in errors.
+    /// Parses the JSON written by [`Vocab::to_json`]: distinct characters, in
+    /// id order. `path` is only used in errors.
     pub fn from_json(json: &str, path: &Path) -> Result<Self, CorpusError> {
         let bad = |reason: String| CorpusError::BadVocab {
             path: path.to_path_buf(),
@@ -152,10 +202,7 @@ impl Vocab {
         if chars.is_empty() {
             return Err(bad("it lists no characters".into()));
         }
-        if chars.windows(2).any(|w| w[0] >= w[1]) {
-            return Err(bad("characters are not sorted and distinct".into()));
-        }
-        Ok(Self::from_distinct_chars(chars))
+        Self::in_id_order(chars).map_err(|ch| bad(format!("character {ch:?} is listed twice")))
     }
 
     /// Writes the vocabulary as JSON to `path`.
@@ -215,7 +262,10 @@ mod tests {
         let p = Path::new("v.json");
         assert!(Vocab::from_json("{", p).is_err());
         assert!(Vocab::from_json(r#"{"chars":["ab"]}"#, p).is_err());
-        assert!(Vocab::from_json(r#"{"chars":["b","a"]}"#, p).is_err());
+        assert!(Vocab::from_json(r#"{"chars":["b","a","b"]}"#, p).is_err());
+        // An extended vocabulary keeps its order.
+        let extended = Vocab::from_text("xyz").extended_with(&Vocab::from_text("ab"));
+        assert_eq!(Vocab::from_json(&extended.to_json(), p).unwrap(), extended);
         assert!(Vocab::from_json(r#"{"chars":[]}"#, p).is_err());
     }
 

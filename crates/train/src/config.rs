@@ -73,6 +73,15 @@ pub struct DataConfig {
     /// Text put between documents, so that none runs into the next.
     #[serde(default = "default_separator")]
     pub separator: String,
+    /// Text of at least this many megabytes (10⁶ bytes) is prepared once
+    /// into a token file in the run folder and read from there by memory
+    /// map, instead of being loaded whole.
+    #[serde(default = "default_prepare_above_mb")]
+    pub prepare_above_mb: u64,
+}
+
+fn default_prepare_above_mb() -> u64 {
+    256
 }
 
 fn default_val_fraction() -> f64 {

@@ -2,7 +2,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
-use charrnn_batch::{Batch, Batcher, TooShort};
+use charrnn_batch::{Batch, Batcher, Tokens, TooShort};
 use charrnn_model::{CharRnn, LstmBackend, ModelState};
 
 /// Turns a batch's ids into `[batch, seq_len]` int tensors (inputs, targets).
@@ -34,13 +34,14 @@ pub fn eval_shape(len: usize, batch_size: usize, seq_len: usize) -> (usize, usiz
 /// Mean cross-entropy (nats/char) of predicting each token of `ids` from the ones
 /// before it, with state carried across batches as in training. Tokens that do not
 /// fill a whole batch are not scored.
-pub fn evaluate<B: LstmBackend>(
+pub fn evaluate<'a, B: LstmBackend>(
     model: &CharRnn<B>,
-    ids: &[u32],
+    ids: impl Into<Tokens<'a>>,
     batch_size: usize,
     seq_len: usize,
     device: &B::Device,
 ) -> Result<f64, TooShort> {
+    let ids = ids.into();
     let (bs, sl) = eval_shape(ids.len(), batch_size, seq_len);
     let batcher = Batcher::new(ids, bs, sl)?;
     let mut state = ModelState::zeros(&model.config(), bs, device);

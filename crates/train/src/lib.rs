@@ -16,6 +16,7 @@ pub mod eval;
 pub mod memory;
 pub mod metrics;
 pub mod run_lock;
+mod text;
 mod trainer;
 
 pub use adam::FusedAdam;
@@ -24,4 +25,5 @@ pub use config::{ConfigError, CorpusSpec, RunConfig, ValSplit};
 pub use eval::evaluate;
 pub use metrics::{bits_per_char, read_metrics, MetricsRecord};
 pub use run_lock::{LockError, RunLock};
+pub use text::{corpus_files, TOKEN_CACHE};
 pub use trainer::{train, ProgressObserver, StepProgress, TrainError, TrainOptions, TrainSummary};

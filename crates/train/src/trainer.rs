@@ -1,6 +1,5 @@
 //! The training loop.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -12,10 +11,9 @@ use burn::record::Recorder;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use charrnn_batch::{Batcher, TooShort};
-use charrnn_corpus::{
-    split_per_document, split_train_val, Corpus, CorpusError, Fingerprint, Vocab,
-};
+use charrnn_corpus::{CorpusError, Fingerprint, Tokens, Vocab};
 use charrnn_model::{CharRnn, CharRnnConfig, LayerState, LstmBackend, LstmKernels, ModelState};
+use charrnn_tokens::TokenFileError;
 use tracing::{info, warn};
 
 use crate::adam::FusedAdam;
@@ -26,6 +24,7 @@ use crate::eval::{batch_tensors, evaluate};
 use crate::memory::{self, human_bytes, human_count, MemoryNeed};
 use crate::metrics::{bits_per_char, MetricsLog, MetricsRecord};
 use crate::run_lock::{LockError, RunLock};
+use crate::text::{corpus_files, TrainText};
 
 /// Why training stopped early or could not start.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +38,9 @@ pub enum TrainError {
     /// The corpus could not be loaded.
     #[error(transparent)]
     Corpus(#[from] CorpusError),
+    /// A token file could not be prepared or read.
+    #[error(transparent)]
+    Tokens(#[from] TokenFileError),
     /// The training or validation text is too short for the batch shape.
     #[error("{part} {source}")]
     TooShort {
@@ -324,13 +326,13 @@ where
             return Err(TrainError::RunExists { run_dir, newest });
         }
     }
-    let files = corpus_files(config, &options.config_dir)?;
+    let files = corpus_files(&config.data.corpus.entries(), &options.config_dir)?;
     // Messages name the corpus as the config does.
     let corpus_path = PathBuf::from(config.data.corpus.to_string());
     // Ids keep their meaning: a resumed or fine-tuned run's vocabulary starts
     // with its checkpoint's.
     let base = resume.as_ref().or(init.as_ref()).map(|meta| &meta.vocab);
-    let corpus = Corpus::load_documents(&files, &config.data.separator, base)?;
+    let corpus = TrainText::load(config, &files, base, &run_dir)?;
     if let Some(meta) = &resume {
         check_same_corpus(meta, &corpus_path, &corpus, options)?;
     }
@@ -338,8 +340,8 @@ where
         check_same_shape(config, meta)?;
     }
     check_memory(config, corpus.vocab().len(), &options.device_label)?;
-    let (train_ids, val_ids) = split(config, &corpus);
-    let data = TrainingData::new(config, corpus.vocab(), &train_ids, &val_ids)?;
+    let (train_ids, val_ids) = corpus.split(config);
+    let data = TrainingData::new(config, corpus.vocab(), train_ids.tokens(), val_ids.tokens())?;
     let mut trainer = Trainer::<B>::new(config, options, device, data, run_dir)?;
     if let Some(meta) = &resume {
         trainer.restore(meta)?;
@@ -351,36 +353,6 @@ where
     let metrics = trainer.open_logs(resume.as_ref())?;
     trainer.announce(&corpus_path, &corpus);
     trainer.run(metrics)
-}
-
-/// The files of `data.corpus`, in order: each entry a file, a folder's text
-/// files, or a glob's matches.
-fn corpus_files(config: &RunConfig, config_dir: &Path) -> Result<Vec<PathBuf>, TrainError> {
-    let mut files = Vec::new();
-    for entry in config.data.corpus.entries() {
-        if charrnn_corpus::is_glob(&entry) {
-            files.extend(charrnn_corpus::find_corpus_glob(&entry, config_dir)?);
-        } else {
-            let path = charrnn_corpus::find_corpus(Path::new(&entry), config_dir)?;
-            files.extend(charrnn_corpus::files_of(&path)?);
-        }
-    }
-    Ok(files)
-}
-
-/// Training and validation ids, as `data.val_split` says.
-fn split<'c>(config: &RunConfig, corpus: &'c Corpus) -> (Cow<'c, [u32]>, Cow<'c, [u32]>) {
-    let fraction = config.data.val_fraction;
-    match config.data.val_split {
-        ValSplit::Tail => {
-            let (train, val) = split_train_val(corpus.ids(), fraction);
-            (Cow::Borrowed(train), Cow::Borrowed(val))
-        }
-        ValSplit::PerDocument => {
-            let (train, val) = split_per_document(corpus.ids(), corpus.documents(), fraction);
-            (Cow::Owned(train), Cow::Owned(val))
-        }
-    }
 }
 
 /// Fine-tuning keeps the trained model's shape.
@@ -423,7 +395,7 @@ fn check_memory(config: &RunConfig, vocab_size: usize, device: &str) -> Result<(
 fn check_same_corpus(
     meta: &CheckpointMeta,
     corpus_path: &Path,
-    corpus: &Corpus,
+    corpus: &TrainText,
     options: &TrainOptions,
 ) -> Result<(), TrainError> {
     if meta.vocab != *corpus.vocab() {
@@ -489,15 +461,15 @@ struct TrainingData<'a> {
     vocab: Vocab,
     batcher: Batcher<'a>,
     train_len: usize,
-    val_ids: &'a [u32],
+    val_ids: Tokens<'a>,
 }
 
 impl<'a> TrainingData<'a> {
     fn new(
         config: &RunConfig,
         vocab: &Vocab,
-        train_ids: &'a [u32],
-        val_ids: &'a [u32],
+        train_ids: Tokens<'a>,
+        val_ids: Tokens<'a>,
     ) -> Result<Self, TrainError> {
         let tc = &config.train;
         let batcher = Batcher::new(train_ids, tc.batch_size, tc.seq_len).map_err(|source| {
@@ -751,16 +723,20 @@ where
             .map_err(run_dir_error(&self.run_dir))
     }
 
-    fn announce(&self, corpus_path: &Path, corpus: &Corpus) {
+    fn announce(&self, corpus_path: &Path, corpus: &TrainText) {
         let split = match self.config.data.val_split {
             ValSplit::Tail => "the end of the text",
             ValSplit::PerDocument => "the end of each file",
         };
+        let mapped = corpus
+            .token_file()
+            .map(|file| format!(", read from the token file {}", file.display()))
+            .unwrap_or_default();
         info!(
-            "training on {} ({} files, {} chars, vocab {}, {} train / {} val from {split}), {} params, {} batches/epoch, {} steps",
+            "training on {}{mapped} ({} files, {} chars, vocab {}, {} train / {} val from {split}), {} params, {} batches/epoch, {} steps",
             corpus_path.display(),
             corpus.documents().len(),
-            corpus.len(),
+            corpus.tokens().len(),
             self.data.vocab.len(),
             self.data.train_len,
             self.data.val_ids.len(),

@@ -31,7 +31,9 @@ fn fine_tuning_keeps_known_ids_appends_new_characters_and_starts_ahead() {
     // The play again, with characters the trained model never saw.
     let new_text = tmp.path().join("new.txt");
     let play = std::fs::read_to_string(common::small_text()).unwrap();
-    std::fs::write(&new_text, play.replace("NURSE", "金瓶梅 NURSE")).unwrap();
+    // '#' sorts before every known character: the fine-tuned vocabulary is
+    // not in code-point order, and its checkpoint must still load.
+    std::fs::write(&new_text, play.replace("NURSE", "金瓶梅 #NURSE")).unwrap();
     let set_corpus = format!("data.corpus={:?}", new_text.display().to_string());
     let tuned_dir = tmp.path().join("tuned");
     let tuned = common::smoke_config(
@@ -53,8 +55,10 @@ fn fine_tuning_keeps_known_ids_appends_new_characters_and_starts_ahead() {
         "known ids keep their characters"
     );
     let added: String = meta.vocab.chars()[known.len()..].iter().collect();
-    // In code-point order: 梅 U+6885, 瓶 U+74F6, 金 U+91D1 (the space is known).
-    assert_eq!(added, "梅瓶金");
+    // In code-point order: # U+0023, 梅 U+6885, 瓶 U+74F6, 金 U+91D1 (the
+    // space is known).
+    assert!(!known.contains(&'#'));
+    assert_eq!(added, "#梅瓶金");
     assert_eq!(meta.state.step, 5, "the step count starts fresh");
     let from = meta
         .state
