@@ -25,11 +25,15 @@ use charrnn::train::{
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use device::{DeviceArg, OnBackend};
 
+/// What the exit status means, for every command.
+const EXIT_CODES: &str = "Exit status: 0 done, 1 error (one `error:` line says what and what to do), 2 usage (a bad flag or argument), 130 interrupted (a checkpoint was written first). NO_COLOR turns colour off.";
+
 #[derive(Parser)]
 #[command(
     name = "charrnn",
     version,
-    about = "Character-level LSTM language models: train, sample, evaluate."
+    about = "Character-level LSTM language models: train, sample, evaluate.",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -57,6 +61,14 @@ enum Command {
     /// Encode a corpus once into a token file that training reads by memory
     /// map: for corpora larger than memory (name the file in data.corpus).
     Prepare(prepare::PrepareArgs),
+    /// Print a shell completion script: charrnn completions bash > /etc/bash_completion.d/charrnn
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): charrnn man > charrnn.1
+    Man,
     /// Print a run config with its defaults filled in and overrides applied, as
     /// TOML (what `train` would use).
     Config(ConfigArgs),
@@ -99,7 +111,8 @@ struct TrainArgs {
 
 #[derive(Args)]
 struct SampleArgs {
-    /// A run folder; its latest checkpoint is used.
+    /// A run folder; its best checkpoint (lowest validation loss) is used,
+    /// or its newest with --latest.
     #[arg(
         long,
         conflicts_with = "checkpoint",
@@ -110,8 +123,11 @@ struct SampleArgs {
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// Text to start from (default: the config's `[sample]` prime).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "prime_file")]
     prime: Option<String>,
+    /// Start from the text of a UTF-8 file (nanoGPT's FILE:prompt.txt).
+    #[arg(long, value_name = "FILE")]
+    prime_file: Option<PathBuf>,
     /// Characters to generate.
     #[arg(long)]
     length: Option<usize>,
@@ -166,6 +182,9 @@ struct EvalArgs {
     /// Where to evaluate.
     #[arg(long, value_enum, default_value = "cpu")]
     device: DeviceArg,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -188,6 +207,9 @@ struct PlotArgs {
 struct InfoArgs {
     /// A checkpoint folder or run folder.
     path: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// mimalloc keeps freed memory for reuse; the system allocator returns every
@@ -251,7 +273,7 @@ fn init_logging(quiet: bool) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(progress::colour_wanted())
         .with_writer(progress::LogWriter::default)
         .init();
 }
@@ -265,6 +287,19 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<()> {
         Command::Sample(args) => cmd_sample(args),
         Command::Eval(args) => cmd_eval(args),
         Command::Info(args) => cmd_info(args),
+        Command::Completions { shell } => {
+            // Into memory first: generate() panics when its writer fails.
+            let mut script = Vec::new();
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "charrnn", &mut script);
+            std::io::stdout().write_all(&script)?;
+            Ok(())
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+            Ok(())
+        }
         Command::Config(args) => {
             let config = RunConfig::load(&args.config, &args.overrides)?;
             print!("{}", config.to_toml());
@@ -383,7 +418,11 @@ fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
     let (meta, model) = checkpoint::load_pick::<Flex>(path, pick, &Default::default())?;
     let defaults = &meta.config.sample;
     let options = SampleOptions {
-        prime: args.prime.unwrap_or_else(|| defaults.prime.clone()),
+        prime: match (&args.prime, &args.prime_file) {
+            (Some(prime), _) => prime.clone(),
+            (None, Some(file)) => read_text(file).context("--prime-file")?,
+            (None, None) => defaults.prime.clone(),
+        },
         length: args.length.unwrap_or(defaults.length),
         top_n: args.top_n.unwrap_or(defaults.top_n),
         temperature: args.temperature.unwrap_or(defaults.temperature),
@@ -464,6 +503,24 @@ fn cmd_eval(args: EvalArgs) -> anyhow::Result<()> {
     };
     let device = device::select(args.device)?;
     let loss = device::run_on(device, Eval { meta: &meta, ids })?;
+    if args.json {
+        let split = match args.split {
+            Split::All => "all",
+            Split::Train => "train",
+            Split::Val => "val",
+        };
+        let record = serde_json::json!({
+            "checkpoint": meta.dir,
+            "corpus": args.corpus,
+            "split": split,
+            "chars": ids.len(),
+            "nats_per_char": loss,
+            "bits_per_char": bits_per_char(loss),
+            "perplexity": loss.exp(),
+        });
+        println!("{record}");
+        return Ok(());
+    }
     println!(
         "{loss:.6} nats/char ({:.4} bits/char, perplexity {:.2}) over {} characters",
         bits_per_char(loss),
@@ -635,8 +692,41 @@ fn describe_corpus(
     Ok(())
 }
 
+/// What `charrnn info --json` says of a checkpoint.
+fn info_json(meta: &checkpoint::CheckpointMeta) -> serde_json::Value {
+    let (mc, s) = (meta.model_config(), &meta.state);
+    serde_json::json!({
+        "checkpoint": meta.dir,
+        "step": s.step,
+        "epoch": s.epoch,
+        "batch": s.batch,
+        "train_loss": s.train_loss,
+        "val_loss": s.val_loss,
+        "device": s.device,
+        "elapsed_sec": s.elapsed_sec,
+        "vocab_size": meta.vocab.len(),
+        "corpus": meta.config.data.corpus.to_string(),
+        "corpus_fingerprint": s.corpus,
+        "format": s.format,
+        "init_from": s.init_from,
+        "model": {
+            "embed_size": mc.embed_size,
+            "hidden_size": mc.hidden_size,
+            "num_layers": mc.num_layers,
+            "dropout": mc.dropout,
+            "params": mc.num_params(),
+        },
+        "size_on_disk": checkpoint::size_on_disk(&meta.dir),
+        "config": meta.config,
+    })
+}
+
 fn cmd_info(args: InfoArgs) -> anyhow::Result<()> {
     let meta = checkpoint::load_meta(&args.path)?;
+    if args.json {
+        println!("{}", info_json(&meta));
+        return Ok(());
+    }
     let mc = meta.model_config();
     let s = &meta.state;
     let loss = |l: Option<f64>| {

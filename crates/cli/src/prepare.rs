@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use charrnn::tokens::{is_token_file, prepare, PrepareOptions, Prepared};
 use charrnn::train::{checkpoint, corpus_files};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 /// What `charrnn prepare` was asked.
 #[derive(clap::Args)]
@@ -61,11 +61,9 @@ pub fn cmd_prepare(args: PrepareArgs, quiet: bool) -> anyhow::Result<()> {
 }
 
 fn new_bar() -> ProgressBar {
-    let style = ProgressStyle::with_template(
+    let style = crate::progress::bar_style(
         "preparing [{bar:30.cyan/blue}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta}",
-    )
-    .expect("the template is valid")
-    .progress_chars("=> ");
+    );
     let bar = ProgressBar::new(0).with_style(style);
     bar.tick();
     bar

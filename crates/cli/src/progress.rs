@@ -12,6 +12,24 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// The bar on screen, if any: the log writer prints around it.
 static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
+/// True when log lines and bars may be coloured: stderr is a terminal and
+/// `NO_COLOR` is not set (no-color.org).
+pub fn colour_wanted() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A bar style from `template`, its colours dropped when they are not wanted.
+pub fn bar_style(template: &str) -> ProgressStyle {
+    let template = if colour_wanted() {
+        template.to_string()
+    } else {
+        template.replace(".cyan/blue", "")
+    };
+    ProgressStyle::with_template(&template)
+        .expect("the template is valid")
+        .progress_chars("=> ")
+}
+
 /// True when a bar should be drawn: both output streams are terminals.
 pub fn wanted(quiet: bool) -> bool {
     !quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal()
@@ -51,9 +69,7 @@ fn active() -> std::sync::MutexGuard<'static, Option<ProgressBar>> {
 }
 
 fn new_bar(p: &StepProgress) -> ProgressBar {
-    let style = ProgressStyle::with_template("{prefix} [{bar:30.cyan/blue}] {pos}/{len} {msg}")
-        .expect("the template is valid")
-        .progress_chars("=> ");
+    let style = bar_style("{prefix} [{bar:30.cyan/blue}] {pos}/{len} {msg}");
     // A run cut short by `max_steps` ends its last epoch early.
     let last_batch = p
         .batches

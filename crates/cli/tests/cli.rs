@@ -532,3 +532,120 @@ fn prepare_writes_a_token_file_and_names_bad_inputs() {
         "{screen}"
     );
 }
+
+/// The conventions of a command-line tool: completions and a man page,
+/// `--json` for info and eval, `--prime-file`, exit status 2 for usage
+/// errors, and NO_COLOR.
+#[test]
+fn completions_man_json_prime_file_exit_codes_and_no_color() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = charrnn(&["completions", shell], dir);
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("charrnn") && script.contains("prepare"),
+            "{shell}"
+        );
+    }
+    let man = charrnn(&["man"], dir);
+    assert!(String::from_utf8_lossy(&man.stdout).contains(".TH charrnn 1"));
+    let help = String::from_utf8_lossy(&charrnn(&["--help"], dir).stdout).into_owned();
+    assert!(help.contains("130 interrupted"), "{help}");
+
+    let run = smoke_run(dir);
+    let run_s = run.to_str().unwrap();
+    let info: serde_json::Value =
+        serde_json::from_slice(&charrnn(&["info", run_s, "--json"], dir).stdout).unwrap();
+    assert_eq!(info["step"], 10);
+    assert_eq!(info["config"]["train"]["max_steps"], 10);
+    assert!(info["model"]["params"].as_u64().unwrap() > 0);
+    let play = common::small_text().display().to_string();
+    let eval = charrnn(
+        &[
+            "eval",
+            "--checkpoint",
+            run_s,
+            "--corpus",
+            &play,
+            "--split",
+            "val",
+            "--json",
+        ],
+        dir,
+    );
+    let eval: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    let nats = eval["nats_per_char"].as_f64().unwrap();
+    assert!(nats.is_finite() && nats > 0.0, "{eval}");
+    assert!((eval["bits_per_char"].as_f64().unwrap() - nats / std::f64::consts::LN_2).abs() < 1e-9);
+
+    let prime = dir.join("prompt.txt");
+    std::fs::write(&prime, "ROMEO:\n").unwrap();
+    let prime_s = prime.to_str().unwrap();
+    let sampled = charrnn(
+        &[
+            "sample",
+            "--run",
+            run_s,
+            "--prime-file",
+            prime_s,
+            "--length",
+            "20",
+        ],
+        dir,
+    );
+    assert!(sampled.status.success(), "{sampled:?}");
+    assert!(String::from_utf8_lossy(&sampled.stdout).starts_with("ROMEO:\n"));
+    let both = charrnn(
+        &[
+            "sample",
+            "--run",
+            run_s,
+            "--prime",
+            "x",
+            "--prime-file",
+            prime_s,
+        ],
+        dir,
+    );
+    assert_eq!(both.status.code(), Some(2), "a usage error exits 2");
+    assert_fails(
+        &charrnn(
+            &["sample", "--run", run_s, "--prime-file", "absent.txt"],
+            dir,
+        ),
+        "absent.txt",
+    );
+
+    // Colour on a terminal, none with NO_COLOR.
+    let sgr = |no_color: bool| {
+        let mut command = std::process::Command::new("script");
+        command
+            .args([
+                "-qefc",
+                &format!(
+                    "{} sample --run {run_s} --length 5",
+                    env!("CARGO_BIN_EXE_charrnn")
+                ),
+                "/dev/null",
+            ])
+            .current_dir(dir)
+            .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR");
+        if no_color {
+            command.env("NO_COLOR", "1");
+        }
+        let out = command
+            .output()
+            .expect("`script` (util-linux) gives the test a terminal");
+        let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(screen.contains("sampling from"), "{screen}");
+        screen.contains("\x1b[3") || screen.contains("\x1b[1m") || screen.contains("\x1b[2m")
+    };
+    assert!(
+        sgr(false),
+        "no colour on a terminal: the NO_COLOR check below proves nothing"
+    );
+    assert!(!sgr(true), "NO_COLOR=1 still coloured");
+}

@@ -4,7 +4,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use charrnn_cpu::{lstm_cell, matmul, Bf16, Mat, Output, Team};
+use charrnn_cpu::{lstm_cell, matmul, matmul_packed, Bf16, Mat, Output, PackedRhs, Team};
 use charrnn_model::CharRnn;
 
 /// Layers above the first: the input and recurrent weights stacked, so one GEMM
@@ -69,6 +69,24 @@ impl TopOutput {
     }
 }
 
+/// The weights of the three per-step products, packed once for the GEMM
+/// kernel: several streams make each product a real GEMM, and packing its
+/// right-hand side on every call cost more than the multiply-adds.
+struct PackedWeights {
+    w_hh0: PackedRhs,
+    upper: Vec<PackedRhs>,
+    w_out: PackedRhs,
+}
+
+/// Streams from which the products run on packed weights (the GEMM kernel's
+/// smallest tile has 4 rows; below that a product reads its weights as they are).
+const PACK_FROM_STREAMS: usize = 4;
+
+/// The packed weights, when the streams are many enough to use them.
+fn packed_for(packed: &Option<PackedWeights>, streams: usize) -> Option<&PackedWeights> {
+    packed.as_ref().filter(|_| streams >= PACK_FROM_STREAMS)
+}
+
 /// The model's weights in plain memory, and the state of its streams.
 pub struct Engine {
     vocab_size: usize,
@@ -90,6 +108,8 @@ pub struct Engine {
     w_out: Vec<f32>,
     b_out: Vec<f32>,
     top: TopOutput,
+    /// Made the first time the engine has [`PACK_FROM_STREAMS`] streams.
+    packed: Option<PackedWeights>,
     streams: usize,
     /// Per layer, `[streams, hidden]`.
     h: Vec<Vec<f32>>,
@@ -104,20 +124,23 @@ pub struct Engine {
     team: Team,
 }
 
-/// `out = out + x · w` for `streams` rows of `x` (`[streams, k]`), `w` `[k, n]`.
-/// One stream's product is split by columns across `team`, whose threads spin
-/// between the three products of a character instead of sleeping.
-fn product(team: &mut Team, out: &mut [f32], x: &[f32], w: &[f32], streams: usize, k: usize) {
-    let n = w.len() / k;
-    if streams == 1 {
-        team.vec_mat(out, x, w, true);
-    } else {
-        matmul(
-            out,
-            Mat::new(x, streams, k),
-            Mat::new(w, k, n),
-            Output::Accumulate,
-        );
+/// `out = out + x · w` for `streams` rows of `x` (`[streams, k]`), `w` `[k, n]`
+/// (also given packed, for many streams). One stream's product is split by
+/// columns across `team`, whose threads spin between the three products of a
+/// character instead of sleeping.
+fn product(
+    team: &mut Team,
+    out: &mut [f32],
+    x: &[f32],
+    (w, packed): (&[f32], Option<&PackedRhs>),
+    streams: usize,
+    k: usize,
+) {
+    let x_rows = Mat::new(x, streams, k);
+    match packed {
+        _ if streams == 1 => team.vec_mat(out, x, w, true),
+        Some(packed) => matmul_packed(out, x_rows, packed, Output::Accumulate),
+        None => matmul(out, x_rows, Mat::new(w, k, w.len() / k), Output::Accumulate),
     }
 }
 
@@ -178,6 +201,7 @@ impl Engine {
             w_out,
             b_out,
             top,
+            packed: None,
             streams: 0,
             h: Vec::new(),
             c: Vec::new(),
@@ -204,12 +228,28 @@ impl Engine {
     pub fn set_streams(&mut self, streams: usize) {
         assert!(streams > 0, "at least one stream");
         let layers = 1 + self.upper.len();
+        if streams >= PACK_FROM_STREAMS && self.packed.is_none() {
+            self.packed = Some(self.pack());
+        }
         self.streams = streams;
         self.h = vec![vec![0.0; streams * self.hidden]; layers];
         self.c = vec![vec![0.0; streams * self.hidden]; layers];
         self.z = vec![0.0; streams * 4 * self.hidden];
         self.xh = vec![0.0; streams * 2 * self.hidden];
         self.logits = vec![0.0; streams * self.vocab_size];
+    }
+
+    fn pack(&self) -> PackedWeights {
+        let (n, four) = (self.hidden, 4 * self.hidden);
+        PackedWeights {
+            w_hh0: PackedRhs::new(Mat::new(&self.w_hh0, n, four)),
+            upper: self
+                .upper
+                .iter()
+                .map(|l| PackedRhs::new(Mat::new(&l.w, 2 * n, four)))
+                .collect(),
+            w_out: PackedRhs::new(Mat::new(&self.w_out, n, self.vocab_size)),
+        }
     }
 
     /// Sets `streams` streams, each starting from the current state of stream 0
@@ -253,11 +293,12 @@ impl Engine {
             row.copy_from_slice(&self.b_out);
         }
         let top = self.h.last().expect("a model has at least one layer");
+        let packed = packed_for(&self.packed, self.streams).map(|p| &p.w_out);
         product(
             &mut self.team,
             &mut self.logits,
             top,
-            &self.w_out,
+            (&self.w_out, packed),
             self.streams,
             self.hidden,
         );
@@ -324,7 +365,9 @@ impl Engine {
             }
             row.copy_from_slice(input);
         }
-        product(&mut self.team, &mut self.z, &self.h[0], &self.w_hh0, s, n);
+        let packed = packed_for(&self.packed, s);
+        let w_hh0 = (&self.w_hh0[..], packed.map(|p| &p.w_hh0));
+        product(&mut self.team, &mut self.z, &self.h[0], w_hh0, s, n);
         apply_gates(&mut self.z, &mut self.c[0], &mut self.h[0], n);
         for (l, layer) in self.upper.iter().enumerate() {
             for ((xh, below), own) in self
@@ -339,7 +382,8 @@ impl Engine {
             for row in self.z.chunks_exact_mut(four) {
                 row.copy_from_slice(&layer.bias);
             }
-            product(&mut self.team, &mut self.z, &self.xh, &layer.w, s, 2 * n);
+            let w = (&layer.w[..], packed.map(|p| &p.upper[l]));
+            product(&mut self.team, &mut self.z, &self.xh, w, s, 2 * n);
             apply_gates(&mut self.z, &mut self.c[l + 1], &mut self.h[l + 1], n);
         }
     }
