@@ -22,6 +22,9 @@ const LAYERS: &[(&str, &[&str])] = &[
         "charrnn-sample",
         &["charrnn-corpus", "charrnn-cpu", "charrnn-model"],
     ),
+    // The server is a layer of its own above the sampler; training never
+    // depends on it.
+    ("charrnn-serve", &["charrnn-corpus", "charrnn-sample"]),
     (
         "charrnn-train",
         &[
@@ -41,6 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "charrnn-tokens",
             "charrnn-model",
             "charrnn-sample",
+            "charrnn-serve",
             "charrnn-train",
             "charrnn-plot",
         ],

@@ -45,5 +45,7 @@ pub use charrnn_cpu as cpu;
 pub use charrnn_model as model;
 pub use charrnn_plot as plot;
 pub use charrnn_sample as sample;
+#[cfg(feature = "serve")]
+pub use charrnn_serve as serve;
 pub use charrnn_tokens as tokens;
 pub use charrnn_train as train;

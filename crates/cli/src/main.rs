@@ -6,6 +6,7 @@ mod advice;
 mod device;
 mod prepare;
 mod progress;
+mod serve;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -58,6 +59,9 @@ enum Command {
     /// Check a text file before training: size, vocabulary, commonest characters,
     /// and how fast it loads and encodes.
     Corpus(CorpusArgs),
+    /// Serve a model over HTTP: POST /v1/generate (JSON, or Server-Sent Events
+    /// with "stream": true), GET /v1/model, GET /health.
+    Serve(serve::ServeArgs),
     /// Encode a corpus once into a token file that training reads by memory
     /// map: for corpora larger than memory (name the file in data.corpus).
     Prepare(prepare::PrepareArgs),
@@ -284,6 +288,7 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<()> {
         Command::Plot(args) => cmd_plot(args),
         Command::Corpus(args) => cmd_corpus(args),
         Command::Prepare(args) => prepare::cmd_prepare(args, quiet),
+        Command::Serve(args) => serve::cmd_serve(args),
         Command::Sample(args) => cmd_sample(args),
         Command::Eval(args) => cmd_eval(args),
         Command::Info(args) => cmd_info(args),

@@ -649,3 +649,80 @@ fn completions_man_json_prime_file_exit_codes_and_no_color() {
     );
     assert!(!sgr(true), "NO_COLOR=1 still coloured");
 }
+
+/// `charrnn serve` answers over HTTP and exits 0 on SIGTERM.
+#[test]
+fn serve_answers_and_stops_on_sigterm() {
+    use std::io::{BufRead, Read, Write};
+    let tmp = tempfile::tempdir().unwrap();
+    let run = smoke_run(tmp.path());
+    let mut server = Command::new(env!("CARGO_BIN_EXE_charrnn"))
+        .args([
+            "serve",
+            "--run",
+            run.to_str().unwrap(),
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .env("CHARRNN_TOKEN", "t0k")
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = std::io::BufReader::new(server.stderr.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(
+            log.read_line(&mut line).unwrap() > 0,
+            "serve exited before listening"
+        );
+        if let Some(at) = line.find("on http://") {
+            break line[at + 10..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
+        }
+    };
+    let ask = |head: &str, body: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "{head}\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        reply
+    };
+    assert!(ask("GET /health HTTP/1.1", "").starts_with("HTTP/1.1 200"));
+    assert!(ask("GET /v1/model HTTP/1.1", "").starts_with("HTTP/1.1 401"));
+    let reply = ask(
+        "POST /v1/generate HTTP/1.1\r\nAuthorization: Bearer t0k",
+        r#"{"prime": "ROMEO:", "length": 12}"#,
+    );
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let body: serde_json::Value =
+        serde_json::from_str(reply.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["texts"][0].as_str().unwrap().chars().count(), 12);
+    let model = ask("GET /v1/model HTTP/1.1\r\nAuthorization: Bearer t0k", "");
+    assert!(model.contains("\"step\":10"), "{model}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed().as_secs() < 5,
+            "serve did not stop within 5 s of SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}

@@ -252,6 +252,59 @@ impl Engine {
         }
     }
 
+    /// Adds a stream with a zero state, after the others; returns its index.
+    pub fn add_stream(&mut self) -> usize {
+        let (n, four) = (self.hidden, 4 * self.hidden);
+        for (h, c) in self.h.iter_mut().zip(&mut self.c) {
+            h.resize(h.len() + n, 0.0);
+            c.resize(c.len() + n, 0.0);
+        }
+        self.streams += 1;
+        let s = self.streams;
+        self.z.resize(s * four, 0.0);
+        self.xh.resize(s * 2 * n, 0.0);
+        self.logits.resize(s * self.vocab_size, 0.0);
+        if s >= PACK_FROM_STREAMS && self.packed.is_none() {
+            self.packed = Some(self.pack());
+        }
+        s - 1
+    }
+
+    /// Copies stream `from`'s state into stream `to`.
+    pub fn copy_stream(&mut self, from: usize, to: usize) {
+        assert!(
+            from < self.streams && to < self.streams,
+            "streams {from}, {to} of {}",
+            self.streams
+        );
+        let n = self.hidden;
+        for state in self.h.iter_mut().chain(&mut self.c) {
+            state.copy_within(from * n..(from + 1) * n, to * n);
+        }
+    }
+
+    /// Sets stream `s` back to a zero state.
+    pub fn reset_stream(&mut self, s: usize) {
+        assert!(s < self.streams, "stream {s} of {}", self.streams);
+        let n = self.hidden;
+        for state in self.h.iter_mut().chain(&mut self.c) {
+            state[s * n..(s + 1) * n].fill(0.0);
+        }
+    }
+
+    /// Removes the last stream. Panics when it is the only one.
+    pub fn remove_last_stream(&mut self) {
+        assert!(self.streams > 1, "the engine keeps at least one stream");
+        let (n, last) = (self.hidden, self.streams - 1);
+        for state in self.h.iter_mut().chain(&mut self.c) {
+            state.truncate(last * n);
+        }
+        self.streams = last;
+        self.z.truncate(last * 4 * n);
+        self.xh.truncate(last * 2 * n);
+        self.logits.truncate(last * self.vocab_size);
+    }
+
     /// Sets `streams` streams, each starting from the current state of stream 0
     /// (e.g. after a shared prime).
     pub fn fork(&mut self, streams: usize) {

@@ -119,16 +119,7 @@ impl Generator {
 
     /// Checks `options` against this model; returns the prime's ids.
     pub fn check(&self, options: &SampleOptions) -> Result<Vec<u32>, SampleError> {
-        options.validate()?;
-        if options.top_n > self.vocab.len() {
-            return Err(InvalidValue::new(
-                "top_n",
-                options.top_n,
-                format!("at most the vocabulary size {}", self.vocab.len()),
-            )
-            .into());
-        }
-        Ok(self.vocab.encode(&options.prime)?)
+        check_against(options, &self.vocab)
     }
 
     /// Warms up on the prime, then generates up to `options.length` characters
@@ -164,13 +155,10 @@ impl Generator {
             self.engine.step(id);
         }
         self.engine.fork(count);
-        let mut rngs: Vec<ChaCha8Rng> = (0..count as u64)
-            .map(|i| ChaCha8Rng::seed_from_u64(options.seed.wrapping_add(i)))
-            .collect();
+        let mut draws: Vec<Draws> = (0..count as u64).map(|i| Draws::new(options, i)).collect();
         let mut next = vec![last; count];
         let mut done = vec![false; count];
         let mut texts = vec![String::with_capacity(options.length * 3); count];
-        let mut candidates = Vec::with_capacity(self.vocab.len());
         let vocab_size = self.vocab.len();
         for _ in 0..options.length {
             // One stream reads the output layer at half the cost (exactly the
@@ -184,14 +172,7 @@ impl Generator {
                 if done[i] {
                     continue;
                 }
-                next[i] = pick_top_n(
-                    row,
-                    options.top_n,
-                    options.temperature as f32,
-                    options.top_p as f32,
-                    &mut candidates,
-                    &mut rngs[i],
-                );
+                next[i] = draws[i].pick(row);
                 let ch = self
                     .vocab
                     .char(next[i])
@@ -205,6 +186,58 @@ impl Generator {
             }
         }
         Ok(texts)
+    }
+}
+
+/// Checks `options` against a model's vocabulary (their own rules, `top_n`
+/// within the vocabulary, every prime character in it); returns the prime's ids.
+pub fn check_against(options: &SampleOptions, vocab: &Vocab) -> Result<Vec<u32>, SampleError> {
+    options.validate()?;
+    if options.top_n > vocab.len() {
+        return Err(InvalidValue::new(
+            "top_n",
+            options.top_n,
+            format!("at most the vocabulary size {}", vocab.len()),
+        )
+        .into());
+    }
+    Ok(vocab.encode(&options.prime)?)
+}
+
+/// One sample's draws: its options' top-n, top-p and temperature, and a
+/// random generator seeded `seed + index`, so sample `index` of a batch is
+/// the sample drawn alone with that seed.
+#[derive(Debug, Clone)]
+pub struct Draws {
+    top_n: usize,
+    temperature: f32,
+    top_p: f32,
+    rng: ChaCha8Rng,
+    candidates: Vec<(f32, u32)>,
+}
+
+impl Draws {
+    /// The draws of sample `index` under `options`.
+    pub fn new(options: &SampleOptions, index: u64) -> Self {
+        Self {
+            top_n: options.top_n,
+            temperature: options.temperature as f32,
+            top_p: options.top_p as f32,
+            rng: ChaCha8Rng::seed_from_u64(options.seed.wrapping_add(index)),
+            candidates: Vec::new(),
+        }
+    }
+
+    /// The next character's id, drawn from its `logits`.
+    pub fn pick(&mut self, logits: &[f32]) -> u32 {
+        pick_top_n(
+            logits,
+            self.top_n,
+            self.temperature,
+            self.top_p,
+            &mut self.candidates,
+            &mut self.rng,
+        )
     }
 }
 

@@ -17,4 +17,4 @@ mod engine;
 mod generate;
 
 pub use engine::Engine;
-pub use generate::{Generator, SampleError, SampleOptions};
+pub use generate::{check_against, Draws, Generator, SampleError, SampleOptions};

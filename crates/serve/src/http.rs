@@ -1,0 +1,352 @@
+//! The routes: `POST /v1/generate` (JSON, or Server-Sent Events with
+//! `"stream": true`), `GET /v1/model`, `GET /health`.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::sse::{Event as SseEvent, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use charrnn_corpus::Vocab;
+use charrnn_sample::{check_against, SampleError, SampleOptions};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+
+use crate::scheduler::{Event, Job, Message, StopReason};
+use crate::Limits;
+
+/// What every handler shares.
+pub(crate) struct App {
+    pub(crate) vocab: Vocab,
+    pub(crate) defaults: SampleOptions,
+    pub(crate) model: Value,
+    pub(crate) checkpoint: String,
+    pub(crate) limits: Limits,
+    pub(crate) token: Option<String>,
+    pub(crate) scheduler: Mutex<mpsc::Sender<Message>>,
+    pub(crate) in_flight: AtomicUsize,
+}
+
+/// The routes over `app`.
+pub(crate) fn router(app: Arc<App>) -> Router {
+    let protected = Router::new()
+        .route("/v1/generate", post(generate))
+        .route("/v1/model", get(model))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), bearer));
+    Router::new()
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .merge(protected)
+        .layer(axum::extract::DefaultBodyLimit::max(
+            app.limits.max_body_bytes,
+        ))
+        .with_state(app)
+}
+
+/// A refused request: answered `{"error": message, "field": field}`.
+struct Refusal {
+    status: StatusCode,
+    field: Option<String>,
+    message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.message, "field": self.field });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+fn refuse(status: StatusCode, field: Option<&str>, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        field: field.map(str::to_string),
+        message: message.into(),
+    }
+}
+
+async fn bearer(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    if let Some(token) = &app.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                None,
+                "this server needs `Authorization: Bearer TOKEN`",
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
+async fn model(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(app.model.clone())
+}
+
+/// The body of `POST /v1/generate`; what is left out comes from the run's
+/// `[sample]` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenerateRequest {
+    prime: Option<String>,
+    length: Option<usize>,
+    top_n: Option<usize>,
+    top_p: Option<f64>,
+    temperature: Option<f64>,
+    seed: Option<u64>,
+    stop_at: Option<String>,
+    num_samples: Option<usize>,
+    #[serde(default)]
+    stream: bool,
+}
+
+/// A checked request: its options, prime ids and sample count.
+struct Checked {
+    options: SampleOptions,
+    prime: Vec<u32>,
+    samples: usize,
+    stream: bool,
+}
+
+fn check(app: &App, body: &[u8]) -> Result<Checked, Refusal> {
+    let mut parser = serde_json::Deserializer::from_slice(body);
+    let request: GenerateRequest = serde_path_to_error::deserialize(&mut parser).map_err(|e| {
+        let path = e.path().to_string();
+        let field = (path != ".").then_some(path);
+        refuse(
+            StatusCode::BAD_REQUEST,
+            field.as_deref(),
+            e.inner().to_string(),
+        )
+    })?;
+    let d = &app.defaults;
+    let options = SampleOptions {
+        prime: request.prime.unwrap_or_else(|| d.prime.clone()),
+        length: request.length.unwrap_or(d.length),
+        top_n: request.top_n.unwrap_or(d.top_n),
+        temperature: request.temperature.unwrap_or(d.temperature),
+        seed: request.seed.unwrap_or(d.seed),
+        top_p: request.top_p.unwrap_or(d.top_p),
+        stop_at: request.stop_at.unwrap_or_else(|| d.stop_at.clone()),
+    };
+    let samples = request.num_samples.unwrap_or(1);
+    let limits = &app.limits;
+    if options.length > limits.max_length {
+        let message = format!(
+            "length {} is above this server's limit of {}",
+            options.length, limits.max_length
+        );
+        return Err(refuse(StatusCode::BAD_REQUEST, Some("length"), message));
+    }
+    if samples == 0 || samples > limits.max_samples {
+        let message = format!("num_samples {samples} is not in 1..={}", limits.max_samples);
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            Some("num_samples"),
+            message,
+        ));
+    }
+    let prime = check_against(&options, &app.vocab).map_err(|e| {
+        let field = match &e {
+            SampleError::Invalid(invalid) => invalid.key,
+            _ => "prime",
+        };
+        refuse(StatusCode::BAD_REQUEST, Some(field), e.to_string())
+    })?;
+    Ok(Checked {
+        options,
+        prime,
+        samples,
+        stream: request.stream,
+    })
+}
+
+/// Counts a request in flight for as long as it lives.
+struct InFlight(Arc<App>);
+
+impl InFlight {
+    fn enter(app: &Arc<App>) -> Option<Self> {
+        let before = app.in_flight.fetch_add(1, Ordering::AcqRel);
+        let guard = Self(app.clone());
+        (before < app.limits.max_in_flight).then_some(guard)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let checked = match check(&app, &body) {
+        Ok(checked) => checked,
+        Err(refused) => return refused.into_response(),
+    };
+    let Some(guard) = InFlight::enter(&app) else {
+        let message = format!(
+            "{} requests are in flight, this server's limit: retry later",
+            app.limits.max_in_flight
+        );
+        return refuse(StatusCode::TOO_MANY_REQUESTS, None, message).into_response();
+    };
+    let (events, received) = unbounded_channel();
+    {
+        let scheduler = app.scheduler.lock().unwrap_or_else(|e| e.into_inner());
+        for index in 0..checked.samples {
+            let job = Job {
+                prime: checked.prime.clone(),
+                options: checked.options.clone(),
+                index: index as u64,
+                events: events.clone(),
+            };
+            if scheduler.send(Message::Start(job)).is_err() {
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    None,
+                    "the server is shutting down",
+                )
+                .into_response();
+            }
+        }
+    }
+    drop(events);
+    let collector = Collector::new(checked.samples, received, guard);
+    if checked.stream {
+        sse(collector, app.checkpoint.clone()).into_response()
+    } else {
+        Json(collector.all(&app.checkpoint).await).into_response()
+    }
+}
+
+/// A request's samples as their characters arrive.
+struct Collector {
+    texts: Vec<String>,
+    reasons: Vec<Option<StopReason>>,
+    received: UnboundedReceiver<(usize, Event)>,
+    started: Instant,
+    first_char: Option<f64>,
+    _in_flight: InFlight,
+}
+
+impl Collector {
+    fn new(
+        samples: usize,
+        received: UnboundedReceiver<(usize, Event)>,
+        in_flight: InFlight,
+    ) -> Self {
+        Self {
+            texts: vec![String::new(); samples],
+            reasons: vec![None; samples],
+            received,
+            started: Instant::now(),
+            first_char: None,
+            _in_flight: in_flight,
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.reasons.iter().all(Option::is_some)
+    }
+
+    /// Waits for the next events; returns what each sample gained (empty
+    /// when nothing), or `None` when the scheduler is gone.
+    async fn next_chunk(&mut self) -> Option<Vec<String>> {
+        let first = self.received.recv().await?;
+        let mut gained = vec![String::new(); self.texts.len()];
+        let mut take = |(i, event): (usize, Event), this: &mut Self| match event {
+            Event::Char(ch) => {
+                this.first_char
+                    .get_or_insert(this.started.elapsed().as_secs_f64() * 1e3);
+                this.texts[i].push(ch);
+                gained[i].push(ch);
+            }
+            Event::Done(reason) => this.reasons[i] = Some(reason),
+        };
+        take(first, self);
+        while let Ok(more) = self.received.try_recv() {
+            take(more, self);
+        }
+        Some(gained)
+    }
+
+    fn summary(&self, checkpoint: &str) -> Value {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let chars: usize = self.texts.iter().map(|t| t.chars().count()).sum();
+        let reasons: Vec<StopReason> = self
+            .reasons
+            .iter()
+            .map(|r| r.unwrap_or(StopReason::Shutdown))
+            .collect();
+        json!({
+            "texts": self.texts,
+            "stop_reasons": reasons,
+            "checkpoint": checkpoint,
+            "timings": {
+                "seconds": seconds,
+                "first_char_ms": self.first_char,
+                "chars_per_sec": chars as f64 / seconds.max(1e-9),
+            },
+        })
+    }
+
+    async fn all(mut self, checkpoint: &str) -> Value {
+        while !self.finished() {
+            if self.next_chunk().await.is_none() {
+                break;
+            }
+        }
+        self.summary(checkpoint)
+    }
+}
+
+/// One `chunk` event per sample per batch of characters as they are made,
+/// then a `done` event with the texts, stop reasons and timings.
+fn sse(
+    collector: Collector,
+    checkpoint: String,
+) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
+    let events = futures_util::stream::unfold(Some(collector), move |state| {
+        let checkpoint = checkpoint.clone();
+        async move {
+            let mut collector = state?;
+            if collector.finished() {
+                let done = SseEvent::default()
+                    .event("done")
+                    .data(collector.summary(&checkpoint).to_string());
+                return Some((vec![done], None));
+            }
+            let Some(gained) = collector.next_chunk().await else {
+                let done = SseEvent::default()
+                    .event("done")
+                    .data(collector.summary(&checkpoint).to_string());
+                return Some((vec![done], None));
+            };
+            let chunks = gained
+                .into_iter()
+                .enumerate()
+                .filter(|(_, text)| !text.is_empty())
+                .map(|(sample, text)| {
+                    SseEvent::default()
+                        .event("chunk")
+                        .data(json!({ "sample": sample, "text": text }).to_string())
+                })
+                .collect();
+            Some((chunks, Some(collector)))
+        }
+    });
+    use futures_util::StreamExt;
+    Sse::new(events.flat_map(|batch| futures_util::stream::iter(batch.into_iter().map(Ok))))
+}

@@ -1,0 +1,142 @@
+//! Serving a trained model over HTTP: many clients at once, each request's
+//! samples advanced together with every other request's in one batch of the
+//! engine, a character per step.
+//!
+//! `POST /v1/generate` takes `prime`, `length`, `top_n`, `top_p`,
+//! `temperature`, `seed`, `stop_at`, `num_samples` (defaults from the run's
+//! `[sample]` section) and answers with the texts, the checkpoint and timings;
+//! with `"stream": true` it answers with Server-Sent Events, a `chunk` event
+//! per batch of characters as they are made and a `done` event at the end.
+//! `GET /v1/model` describes the model, `GET /health` answers without a token.
+//! A request's text depends only on its own options and seed, never on what
+//! else is running.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod http;
+mod scheduler;
+
+use std::future::Future;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{mpsc, Arc, Mutex};
+
+use charrnn_corpus::Vocab;
+use charrnn_sample::{Engine, SampleOptions};
+
+pub use scheduler::StopReason;
+
+/// What one server takes at most.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Characters a sample may ask for.
+    pub max_length: usize,
+    /// Samples a request may ask for.
+    pub max_samples: usize,
+    /// Requests generating at once; more are refused with 429.
+    pub max_in_flight: usize,
+    /// Bytes of a request body; more are refused with 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_length: 10_000,
+            max_samples: 16,
+            max_in_flight: 256,
+            max_body_bytes: 64 << 10,
+        }
+    }
+}
+
+/// A loaded model and how to serve it.
+pub struct Served {
+    /// The model's engine (moved to the generating thread).
+    pub engine: Engine,
+    /// Its vocabulary.
+    pub vocab: Vocab,
+    /// Sampling defaults: the run's `[sample]` section.
+    pub defaults: SampleOptions,
+    /// What `GET /v1/model` answers (`charrnn info --json`).
+    pub model: serde_json::Value,
+    /// The checkpoint served, named in every answer.
+    pub checkpoint: String,
+    /// The limits.
+    pub limits: Limits,
+    /// A bearer token every route but `/health` requires, when set.
+    pub token: Option<String>,
+}
+
+/// Serves `served` on `listener` until `shutdown` completes; then the
+/// requests in flight end (their streams say `shutdown`) and it returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    served: Served,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (to_scheduler, messages) = mpsc::channel();
+    let (engine, vocab) = (served.engine, served.vocab.clone());
+    let generating = std::thread::spawn(move || scheduler::run(engine, vocab, messages));
+    let app = Arc::new(http::App {
+        vocab: served.vocab,
+        defaults: served.defaults,
+        model: served.model,
+        checkpoint: served.checkpoint,
+        limits: served.limits,
+        token: served.token,
+        scheduler: Mutex::new(to_scheduler.clone()),
+        in_flight: AtomicUsize::new(0),
+    });
+    let stop = async move {
+        shutdown.await;
+        // Every stream in flight ends now, so their connections close.
+        let _ = to_scheduler.send(scheduler::Message::Shutdown);
+    };
+    let served = axum::serve(listener, http::router(app))
+        .with_graceful_shutdown(stop)
+        .await;
+    let _ = tokio::task::spawn_blocking(move || generating.join()).await;
+    served
+}
+
+/// Binds `addr`, serves `served` until Ctrl-C or SIGTERM, then lets the
+/// requests in flight end and returns: the whole of `charrnn serve`, on a
+/// runtime of its own. `listening` is told the address bound (port 0 picks one).
+pub fn serve_until_signal(
+    addr: &str,
+    served: Served,
+    listening: impl FnOnce(std::net::SocketAddr),
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        listening(listener.local_addr()?);
+        serve(listener, served, signal()).await
+    })
+}
+
+/// Ctrl-C, or SIGTERM where there is one.
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
