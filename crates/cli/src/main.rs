@@ -3,6 +3,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod advice;
+mod chat;
 mod device;
 mod prepare;
 mod progress;
@@ -59,6 +60,9 @@ enum Command {
     /// Check a text file before training: size, vocabulary, commonest characters,
     /// and how fast it loads and encodes.
     Corpus(CorpusArgs),
+    /// Write with a model at a prompt: each line is a prime whose continuation
+    /// streams out; /temperature, /top-n, /length, /seed set the options.
+    Chat(chat::ChatArgs),
     /// Serve a model over HTTP: POST /v1/generate (JSON, or Server-Sent Events
     /// with "stream": true), GET /v1/model, GET /health.
     Serve(serve::ServeArgs),
@@ -289,6 +293,7 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<()> {
         Command::Corpus(args) => cmd_corpus(args),
         Command::Prepare(args) => prepare::cmd_prepare(args, quiet),
         Command::Serve(args) => serve::cmd_serve(args),
+        Command::Chat(args) => chat::cmd_chat(args),
         Command::Sample(args) => cmd_sample(args),
         Command::Eval(args) => cmd_eval(args),
         Command::Info(args) => cmd_info(args),

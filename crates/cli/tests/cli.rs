@@ -726,3 +726,76 @@ fn serve_answers_and_stops_on_sigterm() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// `charrnn chat` on a terminal: a prime streams its continuation, a command
+/// changes an option, a bad one is explained, Ctrl-D leaves.
+#[test]
+fn chat_continues_primes_takes_commands_and_leaves_on_ctrl_d() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = smoke_run(tmp.path());
+    let command = format!(
+        "{} chat --run {}",
+        env!("CARGO_BIN_EXE_charrnn"),
+        run.display()
+    );
+    let mut chat = Command::new("script")
+        .args(["-qefc", &command, "/dev/null"])
+        .current_dir(tmp.path())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("`script` (util-linux) gives the test a terminal");
+    let mut input = chat.stdin.take().unwrap();
+    // Each line waits for the prompt to take it; Ctrl-D (0x04) ends the session.
+    let pause = |ms| std::thread::sleep(std::time::Duration::from_millis(ms));
+    for line in [
+        "/length 25",
+        "/temperature zero",
+        "ROMEO:",
+        "/seed 3",
+        "JULIET:",
+        "/length 1000000",
+        "ROMEO:",
+    ] {
+        writeln!(input, "{line}").unwrap();
+        input.flush().unwrap();
+        pause(600);
+    }
+    // Ctrl-C (0x03) stops the million-character continuation.
+    input.write_all(&[3]).unwrap();
+    input.flush().unwrap();
+    pause(600);
+    input.write_all(&[4]).unwrap();
+    input.flush().unwrap();
+    let out = chat.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    for needle in [
+        "charrnn chat:",
+        "length 25",
+        "/temperature takes a number",
+        "seed 3",
+        "[stopped]",
+    ] {
+        assert!(
+            screen.contains(needle),
+            "{needle:?} not on the terminal: {screen}"
+        );
+    }
+    // The primes are continued: text beyond the prompts and messages.
+    let said = [
+        "charrnn chat",
+        "length ",
+        "seed 3",
+        "/temperature",
+        "[stopped]",
+    ];
+    let continued: usize = screen
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('>') && !said.iter().any(|s| l.contains(s)))
+        .map(|l| l.chars().filter(|c| !c.is_whitespace()).count())
+        .sum();
+    assert!(continued >= 30, "no continuation: {screen}");
+}

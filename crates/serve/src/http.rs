@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::sse::{Event as SseEvent, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use charrnn_corpus::Vocab;
@@ -22,6 +22,10 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
 use crate::scheduler::{Event, Job, Message, StopReason};
 use crate::Limits;
+
+/// The page at `/`: a prime, length and temperature, and the text streaming
+/// in. Self-contained: no external scripts, styles or fonts.
+const PAGE: &str = include_str!("page.html");
 
 /// What every handler shares.
 pub(crate) struct App {
@@ -40,8 +44,9 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     let protected = Router::new()
         .route("/v1/generate", post(generate))
         .route("/v1/model", get(model))
-        .layer(axum::middleware::from_fn_with_state(app.clone(), bearer));
+        .route_layer(axum::middleware::from_fn_with_state(app.clone(), bearer));
     Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .merge(protected)
         .layer(axum::extract::DefaultBodyLimit::max(

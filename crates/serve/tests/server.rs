@@ -398,3 +398,70 @@ async fn a_client_that_leaves_frees_its_stream_and_shutdown_ends_the_rest() {
     assert_eq!(done["stop_reasons"][0], "shutdown", "{done}");
     assert!(texts[0].chars().count() < LONG);
 }
+
+/// The page at `/` in a real browser (Debian's chromium, driven by
+/// playwright-core from `tests/browser`): a person gives the token, types a
+/// prime, presses Generate and sees the text stream in. Set
+/// `CHARRNN_SCREENSHOT=FILE.png` to keep a picture of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_streams_text_in_a_real_browser() {
+    let browser_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "the page test needs Debian's chromium at {chromium}: apt-get install chromium (.ci/run installs it)"
+    );
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "the page test needs playwright-core: npm install --no-package-lock --prefix {} (.ci/run does)",
+        browser_dir.display()
+    );
+    let limits = Limits {
+        max_length: 100_000,
+        ..Limits::default()
+    };
+    let server = start(limits).await;
+    let (status, page) = request(server.addr, "GET", "/", None, b"").await;
+    let page = String::from_utf8(page).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "the page loads nothing from elsewhere"
+    );
+    let url = format!("http://{}/", server.addr);
+    let shot = std::env::var("CHARRNN_SCREENSHOT").unwrap_or_default();
+    let script = browser_dir.join("drive-page.mjs");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(script)
+            // Long enough to watch it grow: the small model is fast.
+            .args([url.as_str(), TOKEN, shot.as_str(), "abc", "50000"])
+            .env("CHROMIUM", chromium)
+            .output()
+            .expect("node runs (it is on every machine of this project)")
+    })
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_str(said.trim().lines().last().unwrap()).unwrap();
+    let text = seen["text"].as_str().unwrap();
+    assert!(text.starts_with("abc"), "{seen}");
+    assert_eq!(text.chars().count(), 3 + 50000, "{}", seen["status"]);
+    assert!(
+        seen["grew"].as_str().unwrap().starts_with("generating"),
+        "text appeared while generating: {seen}"
+    );
+    assert!(
+        seen["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("done (length)"),
+        "{seen}"
+    );
+    stop(server).await;
+}

@@ -1,0 +1,165 @@
+//! `charrnn chat`: write with a model at a prompt. A line is a prime whose
+//! continuation streams out; `/temperature`, `/top-n`, `/length`, `/seed`
+//! change the options; Ctrl-C stops a generation, Ctrl-D leaves.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use charrnn::burn::backend::Flex;
+use charrnn::corpus::Vocab;
+use charrnn::sample::{check_against, Draws, Engine, SampleOptions};
+use charrnn::train::checkpoint;
+use rustyline::error::ReadlineError;
+
+/// What `charrnn chat` was asked.
+#[derive(clap::Args)]
+pub struct ChatArgs {
+    /// A run folder; its best checkpoint is used, or its newest with --latest.
+    #[arg(
+        long,
+        conflicts_with = "checkpoint",
+        required_unless_present = "checkpoint"
+    )]
+    run: Option<PathBuf>,
+    /// A checkpoint folder.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// With --run: use the newest checkpoint instead of the best one.
+    #[arg(long)]
+    latest: bool,
+}
+
+const HELP: &str = "type a prime and press Enter to continue it; /temperature T, /top-n N, /length N, /seed S change the options, /options shows them; Ctrl-C stops a generation, Ctrl-D leaves";
+
+/// Ctrl-C while a continuation streams stops it; at any other time (the
+/// prompt reads Ctrl-C as a key) it exits with 130.
+fn stop_flag(generating: Arc<AtomicBool>) -> anyhow::Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    ctrlc::set_handler(move || {
+        if generating.load(Ordering::SeqCst) {
+            flag.store(true, Ordering::SeqCst);
+        } else {
+            std::process::exit(130);
+        }
+    })?;
+    Ok(stop)
+}
+
+/// Runs `charrnn chat`.
+pub fn cmd_chat(args: ChatArgs) -> anyhow::Result<()> {
+    let generating = Arc::new(AtomicBool::new(false));
+    let stop = stop_flag(generating.clone())?;
+    let (path, pick) = match (&args.run, &args.checkpoint) {
+        (Some(run), _) if args.latest => (run, checkpoint::Pick::Latest),
+        (Some(run), _) => (run, checkpoint::Pick::Best),
+        (None, Some(dir)) => (dir, checkpoint::Pick::Latest),
+        (None, None) => anyhow::bail!("give --run RUN or --checkpoint DIR"),
+    };
+    let (meta, model) = checkpoint::load_pick::<Flex>(path, pick, &Default::default())?;
+    let mut engine = Engine::from_model(&model);
+    let mut options = meta.config.sample.clone();
+    let mut editor = rustyline::DefaultEditor::new()?;
+    println!("charrnn chat: {} ({HELP})", meta.dir.display());
+    loop {
+        let line = match editor.readline("> ") {
+            Ok(line) => line,
+            // Ctrl-C at the prompt clears the line, as in a shell.
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let _ = editor.add_history_entry(line.as_str());
+        if let Some(command) = line.strip_prefix('/') {
+            match set_option(&mut options, command) {
+                Ok(said) => println!("{said}"),
+                Err(e) => println!("{e}"),
+            }
+            continue;
+        }
+        let asked = SampleOptions {
+            prime: line,
+            ..options.clone()
+        };
+        stop.store(false, Ordering::SeqCst);
+        generating.store(true, Ordering::SeqCst);
+        let continued = continue_text(&mut engine, &meta.vocab, &asked, &stop);
+        generating.store(false, Ordering::SeqCst);
+        match continued {
+            Ok(true) => println!("\n[stopped]"),
+            Ok(false) => println!(),
+            Err(e) => println!("{e}"),
+        }
+    }
+}
+
+/// Applies `/name value`; returns what the options are now.
+fn set_option(options: &mut SampleOptions, command: &str) -> Result<String, String> {
+    let mut words = command.split_whitespace();
+    let (name, value) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let bad = |what: &str| format!("/{name} takes {what}, e.g. /{name} {}", example(name));
+    let mut next = options.clone();
+    match name {
+        "temperature" | "temp" => next.temperature = value.parse().map_err(|_| bad("a number"))?,
+        "top-n" | "top_n" => next.top_n = value.parse().map_err(|_| bad("a whole number"))?,
+        "length" => next.length = value.parse().map_err(|_| bad("a whole number"))?,
+        "seed" => next.seed = value.parse().map_err(|_| bad("a whole number"))?,
+        "options" => {}
+        "help" => return Ok(HELP.into()),
+        _ => return Err(format!("unknown command /{name}: {HELP}")),
+    }
+    next.validate().map_err(|e| e.to_string())?;
+    *options = next;
+    Ok(format!(
+        "temperature {}, top-n {}, length {}, seed {}",
+        options.temperature, options.top_n, options.length, options.seed
+    ))
+}
+
+fn example(name: &str) -> &'static str {
+    match name {
+        "temperature" | "temp" => "0.8",
+        "length" => "300",
+        _ => "5",
+    }
+}
+
+/// Streams the continuation of `options.prime` to stdout; returns whether
+/// Ctrl-C stopped it.
+fn continue_text(
+    engine: &mut Engine,
+    vocab: &Vocab,
+    options: &SampleOptions,
+    stop: &AtomicBool,
+) -> anyhow::Result<bool> {
+    let prime = check_against(options, vocab)?;
+    let mut draws = Draws::new(options, 0);
+    engine.set_streams(1);
+    let (&last, warmup) = prime.split_last().expect("a checked prime is not empty");
+    for &id in warmup {
+        engine.step(id);
+    }
+    let mut out = std::io::stdout().lock();
+    let mut logits = engine.step_top_n(last, options.top_n);
+    let mut text = String::new();
+    for _ in 0..options.length {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(true);
+        }
+        let id = draws.pick(logits);
+        let ch = vocab.char(id).unwrap_or(char::REPLACEMENT_CHARACTER);
+        write!(out, "{ch}")?;
+        out.flush()?;
+        text.push(ch);
+        if !options.stop_at.is_empty() && text.ends_with(options.stop_at.as_str()) {
+            break;
+        }
+        logits = engine.step_top_n(id, options.top_n);
+    }
+    Ok(false)
+}
