@@ -3,32 +3,18 @@
 //! change the options; Ctrl-C stops a generation, Ctrl-D leaves.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use charrnn::burn::backend::Flex;
 use charrnn::corpus::Vocab;
 use charrnn::sample::{check_against, Draws, Engine, SampleOptions};
-use charrnn::train::checkpoint;
 use rustyline::error::ReadlineError;
 
 /// What `charrnn chat` was asked.
 #[derive(clap::Args)]
 pub struct ChatArgs {
-    /// A run folder; its best checkpoint is used, or its newest with --latest.
-    #[arg(
-        long,
-        conflicts_with = "checkpoint",
-        required_unless_present = "checkpoint"
-    )]
-    run: Option<PathBuf>,
-    /// A checkpoint folder.
-    #[arg(long)]
-    checkpoint: Option<PathBuf>,
-    /// With --run: use the newest checkpoint instead of the best one.
-    #[arg(long)]
-    latest: bool,
+    #[command(flatten)]
+    model: crate::ModelChoice,
 }
 
 const HELP: &str = "type a prime and press Enter to continue it; /temperature T, /top-n N, /length N, /seed S change the options, /options shows them; Ctrl-C stops a generation, Ctrl-D leaves";
@@ -52,13 +38,7 @@ fn stop_flag(generating: Arc<AtomicBool>) -> anyhow::Result<Arc<AtomicBool>> {
 pub fn cmd_chat(args: ChatArgs) -> anyhow::Result<()> {
     let generating = Arc::new(AtomicBool::new(false));
     let stop = stop_flag(generating.clone())?;
-    let (path, pick) = match (&args.run, &args.checkpoint) {
-        (Some(run), _) if args.latest => (run, checkpoint::Pick::Latest),
-        (Some(run), _) => (run, checkpoint::Pick::Best),
-        (None, Some(dir)) => (dir, checkpoint::Pick::Latest),
-        (None, None) => anyhow::bail!("give --run RUN or --checkpoint DIR"),
-    };
-    let (meta, model) = checkpoint::load_pick::<Flex>(path, pick, &Default::default())?;
+    let (meta, model) = args.model.load()?;
     let mut engine = Engine::from_model(&model);
     let mut options = meta.config.sample.clone();
     let mut editor = rustyline::DefaultEditor::new()?;

@@ -19,7 +19,7 @@ use anyhow::Context;
 use burn::backend::Flex;
 use burn::tensor::backend::AutodiffBackend;
 use charrnn::corpus::{read_text, split_train_val};
-use charrnn::model::{LstmBackend, LstmKernels};
+use charrnn::model::{CharRnn, LstmBackend, LstmKernels};
 use charrnn::sample::{Engine, Generator, SampleError, SampleOptions};
 use charrnn::train::{
     bits_per_char, checkpoint, evaluate, train, RunConfig, TrainError, TrainOptions, TrainSummary,
@@ -119,17 +119,8 @@ struct TrainArgs {
 
 #[derive(Args)]
 struct SampleArgs {
-    /// A run folder; its best checkpoint (lowest validation loss) is used,
-    /// or its newest with --latest.
-    #[arg(
-        long,
-        conflicts_with = "checkpoint",
-        required_unless_present = "checkpoint"
-    )]
-    run: Option<PathBuf>,
-    /// A checkpoint folder.
-    #[arg(long)]
-    checkpoint: Option<PathBuf>,
+    #[command(flatten)]
+    model: ModelChoice,
     /// Text to start from (default: the config's `[sample]` prime).
     #[arg(long, conflicts_with = "prime_file")]
     prime: Option<String>,
@@ -161,9 +152,43 @@ struct SampleArgs {
     /// Print one JSON object per sample instead of plain text.
     #[arg(long)]
     json: bool,
+}
+
+/// Which model a command loads: `--run` (its best checkpoint, or its newest
+/// with `--latest`) or `--checkpoint`. Shared by sample, serve and chat.
+#[derive(Args)]
+pub struct ModelChoice {
+    /// A run folder; its best checkpoint (lowest validation loss) is used,
+    /// or its newest with --latest.
+    #[arg(
+        long,
+        conflicts_with = "checkpoint",
+        required_unless_present = "checkpoint"
+    )]
+    run: Option<PathBuf>,
+    /// A checkpoint folder.
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
     /// With --run: use the newest checkpoint instead of the best one.
     #[arg(long)]
     latest: bool,
+}
+
+impl ModelChoice {
+    /// The chosen checkpoint's metadata and model, on the CPU.
+    pub fn load(&self) -> anyhow::Result<(checkpoint::CheckpointMeta, CharRnn<Flex>)> {
+        let (path, pick) = match (&self.run, &self.checkpoint) {
+            (Some(run), _) if self.latest => (run, checkpoint::Pick::Latest),
+            (Some(run), _) => (run, checkpoint::Pick::Best),
+            (None, Some(dir)) => (dir, checkpoint::Pick::Latest),
+            (None, None) => anyhow::bail!("give --run RUN or --checkpoint DIR"),
+        };
+        Ok(checkpoint::load_pick::<Flex>(
+            path,
+            pick,
+            &Default::default(),
+        )?)
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -416,16 +441,10 @@ fn with_flag(e: SampleError) -> anyhow::Error {
 }
 
 fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
-    let (path, pick) = match (&args.run, &args.checkpoint) {
-        (Some(run), _) if args.latest => (run, checkpoint::Pick::Latest),
-        (Some(run), _) => (run, checkpoint::Pick::Best),
-        (None, Some(dir)) => (dir, checkpoint::Pick::Latest),
-        (None, None) => anyhow::bail!("give --run RUN or --checkpoint DIR"),
-    };
     if args.num_samples == 0 {
         anyhow::bail!("--num-samples is 0: ask for at least one sample");
     }
-    let (meta, model) = checkpoint::load_pick::<Flex>(path, pick, &Default::default())?;
+    let (meta, model) = args.model.load()?;
     let defaults = &meta.config.sample;
     let options = SampleOptions {
         prime: match (&args.prime, &args.prime_file) {

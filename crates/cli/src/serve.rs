@@ -1,12 +1,8 @@
 //! `charrnn serve`: a model behind HTTP (the `charrnn-serve` crate), loaded
 //! once, until Ctrl-C or SIGTERM.
 
-use std::path::PathBuf;
-
-use charrnn::burn::backend::Flex;
 use charrnn::sample::Engine;
 use charrnn::serve::{serve_until_signal, Limits, Served};
-use charrnn::train::checkpoint;
 
 /// Environment variable holding the bearer token, so it stays out of `ps`.
 const TOKEN_ENV: &str = "CHARRNN_TOKEN";
@@ -14,19 +10,8 @@ const TOKEN_ENV: &str = "CHARRNN_TOKEN";
 /// What `charrnn serve` was asked.
 #[derive(clap::Args)]
 pub struct ServeArgs {
-    /// A run folder; its best checkpoint is served, or its newest with --latest.
-    #[arg(
-        long,
-        conflicts_with = "checkpoint",
-        required_unless_present = "checkpoint"
-    )]
-    run: Option<PathBuf>,
-    /// A checkpoint folder.
-    #[arg(long)]
-    checkpoint: Option<PathBuf>,
-    /// With --run: serve the newest checkpoint instead of the best one.
-    #[arg(long)]
-    latest: bool,
+    #[command(flatten)]
+    model: crate::ModelChoice,
     /// Address to listen on; another host than 127.0.0.1 serves the network.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: String,
@@ -50,13 +35,7 @@ pub struct ServeArgs {
 
 /// Runs `charrnn serve`.
 pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
-    let (path, pick) = match (&args.run, &args.checkpoint) {
-        (Some(run), _) if args.latest => (run, checkpoint::Pick::Latest),
-        (Some(run), _) => (run, checkpoint::Pick::Best),
-        (None, Some(dir)) => (dir, checkpoint::Pick::Latest),
-        (None, None) => anyhow::bail!("give --run RUN or --checkpoint DIR"),
-    };
-    let (meta, model) = checkpoint::load_pick::<Flex>(path, pick, &Default::default())?;
+    let (meta, model) = args.model.load()?;
     let token = args
         .token
         .or_else(|| std::env::var(TOKEN_ENV).ok())

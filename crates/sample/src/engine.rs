@@ -228,15 +228,20 @@ impl Engine {
     pub fn set_streams(&mut self, streams: usize) {
         assert!(streams > 0, "at least one stream");
         let layers = 1 + self.upper.len();
-        if streams >= PACK_FROM_STREAMS && self.packed.is_none() {
-            self.packed = Some(self.pack());
-        }
         self.streams = streams;
+        self.pack_if_many();
         self.h = vec![vec![0.0; streams * self.hidden]; layers];
         self.c = vec![vec![0.0; streams * self.hidden]; layers];
         self.z = vec![0.0; streams * 4 * self.hidden];
         self.xh = vec![0.0; streams * 2 * self.hidden];
         self.logits = vec![0.0; streams * self.vocab_size];
+    }
+
+    /// Packs the weights the first time there are enough streams to use them.
+    fn pack_if_many(&mut self) {
+        if self.streams >= PACK_FROM_STREAMS && self.packed.is_none() {
+            self.packed = Some(self.pack());
+        }
     }
 
     fn pack(&self) -> PackedWeights {
@@ -264,9 +269,7 @@ impl Engine {
         self.z.resize(s * four, 0.0);
         self.xh.resize(s * 2 * n, 0.0);
         self.logits.resize(s * self.vocab_size, 0.0);
-        if s >= PACK_FROM_STREAMS && self.packed.is_none() {
-            self.packed = Some(self.pack());
-        }
+        self.pack_if_many();
         s - 1
     }
 
