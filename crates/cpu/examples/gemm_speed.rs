@@ -1,5 +1,6 @@
 //! GFLOP/s of `charrnn_cpu::matmul` on the products a training step makes
-//! (seed config: batch 128, seq 100, 2×512, vocab 4,339; small: 32, 64, 2×256).
+//! (seed config: batch 128, seq 100, 2×512, vocab 4,339; small: 32, 64, 2×256)
+//! and a generation step of the seed model over many streams.
 //! `cargo run --release -p charrnn-cpu --example gemm_speed [NAME-FILTER]`
 use std::time::Instant;
 
@@ -62,6 +63,11 @@ fn main() {
         (256, 2048, 1024, true, false, "small input, grad of weights"),
         (32, 256, 1024, false, false, "small recurrent step"),
         (32, 1024, 256, false, true, "small recurrent step, backward"),
+        (64, 512, 2048, false, false, "64 streams, first layer"),
+        (64, 1024, 2048, false, false, "64 streams, second layer"),
+        (64, 512, 4339, false, false, "64 streams, output layer"),
+        (16, 1024, 2048, false, false, "16 streams, second layer"),
+        (8, 1024, 2048, false, false, "8 streams, second layer"),
     ];
     for (m, k, n, a_t, b_t, what) in shapes {
         if only.as_ref().is_some_and(|o| !what.contains(o.as_str())) {

@@ -336,6 +336,74 @@ pub fn matmul_packed_in_thread(dst: &mut [f32], a: Mat, b: &PackedRhs, output: O
     packed_product(dst, a, b, output, false);
 }
 
+/// Columns `cols` of `dst (m×n) = [dst +] a (m×k) · b`, `dst` row-major with
+/// `n` columns and shared with callers that write its other columns, on the
+/// calling thread.
+///
+/// # Safety
+/// No one else may read or write these columns of `dst`'s first `m` rows
+/// meanwhile.
+unsafe fn packed_columns(
+    dst: SharedMut,
+    a: Mat,
+    b: &PackedRhs,
+    output: Output,
+    cols: std::ops::Range<usize>,
+) {
+    let (k, n) = b.dims();
+    assert_eq!(
+        a.cols, k,
+        "a {}×{} matrix times a {k}×{n} one",
+        a.rows, a.cols
+    );
+    let m = a.rows;
+    assert!(dst.len >= m * n && cols.end <= n);
+    if cols.is_empty() {
+        return;
+    }
+    let accumulate = output.accumulates();
+    match &b.inner {
+        #[cfg(target_arch = "x86_64")]
+        Packed::Avx512(packed) => {
+            let a = view(a.data, m, k, a.transposed);
+            let start = avx512::Start::from(accumulate);
+            // SAFETY: packing only happens where AVX-512F is present; the
+            // assertions keep both operands and these columns in bounds, and
+            // the caller keeps them ours.
+            unsafe {
+                let rhs = avx512::Rhs::Packed(packed);
+                avx512::gemm(dst.ptr, n, a, rhs, k, (0, m), (cols.start, cols.end), start)
+            }
+        }
+        Packed::Plain { data, .. } => {
+            let (a_cs, a_rs) = if a.transposed { (m, 1) } else { (1, k) };
+            assert!(a.data.len() >= m * k && data.len() >= k * n);
+            // SAFETY: as above; the offsets and strides stay inside `dst`'s
+            // first m rows, `a` and `b`.
+            unsafe {
+                gemm_raw(
+                    [m, k, cols.len()],
+                    (dst.ptr.add(cols.start), n as isize),
+                    accumulate,
+                    (a.data.as_ptr(), a_cs as isize, a_rs as isize),
+                    (data.as_ptr().add(cols.start), 1, n as isize),
+                    gemm::Parallelism::None,
+                )
+            }
+        }
+    }
+}
+
+/// Columns per tile of the kernel that multiplies by `b`: the unit in which a
+/// product's columns are split between threads.
+fn tile_columns(b: &PackedRhs) -> usize {
+    match &b.inner {
+        #[cfg(target_arch = "x86_64")]
+        Packed::Avx512(_) => avx512::NR,
+        Packed::Plain { .. } => 16,
+    }
+}
+
 fn packed_product(dst: &mut [f32], a: Mat, b: &PackedRhs, output: Output, parallel: bool) {
     let (k, n) = b.dims();
     assert_eq!(

@@ -10,7 +10,7 @@
 use std::cell::UnsafeCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 /// Spins before a helper without work parks (tens of microseconds).
@@ -126,6 +126,41 @@ impl Team {
             crate::gemv::vec_mat(part, x, &b[start..], n, accumulate);
         });
     }
+
+    /// `dst (m×n) = [dst +] a · b` with `b` prepared by
+    /// [`PackedRhs::new`](crate::PackedRhs::new), the columns split among the
+    /// members in whole tiles of the kernel.
+    pub fn matmul_packed(
+        &mut self,
+        dst: &mut [f32],
+        a: crate::Mat,
+        b: &crate::PackedRhs,
+        output: crate::Output,
+    ) {
+        let n = b.dims().1;
+        let tile = crate::tile_columns(b);
+        let block = n.div_ceil(self.members()).div_ceil(tile) * tile;
+        let out = crate::SharedMut::new(dst);
+        self.run(&|member| {
+            let cols = (member * block).min(n)..((member + 1) * block).min(n);
+            // SAFETY: each member writes its own block of columns.
+            unsafe { crate::packed_columns(out, a, b, output, cols) };
+        });
+    }
+
+    /// Runs `work` on every item of `items`, split into one run of items per
+    /// member.
+    pub fn for_each<T: Send>(&mut self, items: &mut [T], work: impl Fn(&mut T) + Sync) {
+        let per = items.len().div_ceil(self.members()).max(1);
+        // Each member locks its own run once: never contended.
+        let runs: Vec<Mutex<&mut [T]>> = items.chunks_mut(per).map(Mutex::new).collect();
+        self.run(&|member| {
+            if let Some(run) = runs.get(member) {
+                let mut run = run.lock().unwrap_or_else(PoisonError::into_inner);
+                run.iter_mut().for_each(&work);
+            }
+        });
+    }
 }
 
 impl Drop for Team {
@@ -201,6 +236,33 @@ mod tests {
         for (j, &got) in y.iter().enumerate() {
             let want: f32 = 1.0 + (0..k).map(|p| x[p] * b[p * n + j]).sum::<f32>();
             assert!((got - want).abs() < 1e-4, "column {j}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn for_each_visits_every_item_once() {
+        for (members, len) in [(1, 5), (2, 0), (2, 1), (2, 7), (3, 64)] {
+            let mut team = Team::new(members);
+            let mut items: Vec<usize> = (0..len).collect();
+            team.for_each(&mut items, |x| *x = *x * 10 + 1);
+            assert_eq!(items, (0..len).map(|x| x * 10 + 1).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn matmul_packed_matches_the_library_product() {
+        let mut team = Team::new(2);
+        // Columns that leave a partial tile in each member's block.
+        for (m, k, n) in [(4, 33, 101), (9, 64, 4339), (64, 512, 97)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i as f32 * 0.37).sin()).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i as f32 * 0.11).cos()).collect();
+            let packed = crate::PackedRhs::new(crate::Mat::new(&b, k, n));
+            let a = crate::Mat::new(&a, m, k);
+            let mut want = vec![0.5; m * n];
+            crate::matmul_packed(&mut want, a, &packed, crate::Output::Accumulate);
+            let mut got = vec![0.5; m * n];
+            team.matmul_packed(&mut got, a, &packed, crate::Output::Accumulate);
+            assert_eq!(got, want, "{m}×{k}×{n}");
         }
     }
 

@@ -4,7 +4,7 @@
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use charrnn_cpu::{lstm_cell, matmul, matmul_packed, Bf16, Mat, Output, PackedRhs, Team};
+use charrnn_cpu::{lstm_cell, matmul, Bf16, Mat, Output, PackedRhs, Team};
 use charrnn_model::CharRnn;
 
 /// Layers above the first: the input and recurrent weights stacked, so one GEMM
@@ -125,9 +125,9 @@ pub struct Engine {
 }
 
 /// `out = out + x · w` for `streams` rows of `x` (`[streams, k]`), `w` `[k, n]`
-/// (also given packed, for many streams). One stream's product is split by
-/// columns across `team`, whose threads spin between the three products of a
-/// character instead of sleeping.
+/// (also given packed, for many streams). One stream's product, or many
+/// streams' on packed weights, is split by columns across `team`, whose
+/// threads spin between the products of a character instead of sleeping.
 fn product(
     team: &mut Team,
     out: &mut [f32],
@@ -139,7 +139,7 @@ fn product(
     let x_rows = Mat::new(x, streams, k);
     match packed {
         _ if streams == 1 => team.vec_mat(out, x, w, true),
-        Some(packed) => matmul_packed(out, x_rows, packed, Output::Accumulate),
+        Some(packed) => team.matmul_packed(out, x_rows, packed, Output::Accumulate),
         None => matmul(out, x_rows, Mat::new(w, k, w.len() / k), Output::Accumulate),
     }
 }
@@ -152,16 +152,25 @@ fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
 }
 
 /// Applies the gates (order i, f, o, g) of `streams` rows of `z` to `c` and `h`
-/// (`z` is overwritten with the activations).
-fn apply_gates(z: &mut [f32], c: &mut [f32], h: &mut [f32], hidden: usize) {
-    for ((zr, cr), hr) in z
+/// (`z` is overwritten with the activations); many streams' gates are split
+/// across `team`, between products that are.
+fn apply_gates(team: &mut Team, z: &mut [f32], c: &mut [f32], h: &mut [f32], hidden: usize) {
+    let many = c.len() >= PARALLEL_STREAMS * hidden;
+    let rows = z
         .chunks_exact_mut(4 * hidden)
         .zip(c.chunks_exact_mut(hidden))
-        .zip(h.chunks_exact_mut(hidden))
-    {
-        lstm_cell(zr, cr, hr);
+        .zip(h.chunks_exact_mut(hidden));
+    if !many {
+        rows.for_each(|((z, c), h)| lstm_cell(z, c, h));
+    } else {
+        let mut rows: Vec<_> = rows.collect();
+        team.for_each(&mut rows, |((z, c), h)| lstm_cell(z, c, h));
     }
 }
+
+/// Streams from which the gates and the draws are split across the team
+/// (below, handing work to the other threads costs more than it saves).
+const PARALLEL_STREAMS: usize = 8;
 
 impl Engine {
     /// Copies the weights of `model` (on any backend) into plain memory; one
@@ -343,6 +352,24 @@ impl Engine {
         self.exact_logits()
     }
 
+    /// Calls `pick(item, logits)` for `items[s]` with stream `s`'s logits from
+    /// the last step (`items` may be fewer than the streams). Many streams'
+    /// calls are split across the engine's threads: a batch's draws, each a
+    /// pass over its logits, would otherwise keep the other cores waiting.
+    pub fn each_stream<T: Send>(&mut self, items: &mut [T], pick: impl Fn(&mut T, &[f32]) + Sync) {
+        assert!(items.len() <= self.streams, "more items than streams");
+        let many = items.len() >= PARALLEL_STREAMS;
+        let rows = items
+            .iter_mut()
+            .zip(self.logits.chunks_exact(self.vocab_size));
+        if !many {
+            rows.for_each(|(item, row)| pick(item, row));
+        } else {
+            let mut rows: Vec<_> = rows.collect();
+            self.team.for_each(&mut rows, |(item, row)| pick(item, row));
+        }
+    }
+
     /// Every stream's logits from its top layer's hidden state, in full.
     fn exact_logits(&mut self) -> &[f32] {
         for row in self.logits.chunks_exact_mut(self.vocab_size) {
@@ -424,7 +451,13 @@ impl Engine {
         let packed = packed_for(&self.packed, s);
         let w_hh0 = (&self.w_hh0[..], packed.map(|p| &p.w_hh0));
         product(&mut self.team, &mut self.z, &self.h[0], w_hh0, s, n);
-        apply_gates(&mut self.z, &mut self.c[0], &mut self.h[0], n);
+        apply_gates(
+            &mut self.team,
+            &mut self.z,
+            &mut self.c[0],
+            &mut self.h[0],
+            n,
+        );
         for (l, layer) in self.upper.iter().enumerate() {
             for ((xh, below), own) in self
                 .xh
@@ -440,7 +473,13 @@ impl Engine {
             }
             let w = (&layer.w[..], packed.map(|p| &p.upper[l]));
             product(&mut self.team, &mut self.z, &self.xh, w, s, 2 * n);
-            apply_gates(&mut self.z, &mut self.c[l + 1], &mut self.h[l + 1], n);
+            apply_gates(
+                &mut self.team,
+                &mut self.z,
+                &mut self.c[l + 1],
+                &mut self.h[l + 1],
+                n,
+            );
         }
     }
 }

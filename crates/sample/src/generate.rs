@@ -155,38 +155,55 @@ impl Generator {
             self.engine.step(id);
         }
         self.engine.fork(count);
-        let mut draws: Vec<Draws> = (0..count as u64).map(|i| Draws::new(options, i)).collect();
+        let mut samples: Vec<Sample> = (0..count as u64)
+            .map(|i| Sample {
+                draws: Draws::new(options, i),
+                next: last,
+                done: false,
+                text: String::with_capacity(options.length * 3),
+            })
+            .collect();
         let mut next = vec![last; count];
-        let mut done = vec![false; count];
-        let mut texts = vec![String::with_capacity(options.length * 3); count];
-        let vocab_size = self.vocab.len();
         for _ in 0..options.length {
             // One stream reads the output layer at half the cost (exactly the
             // same top-n logits); a batch already reads it once for all.
-            let logits = if count == 1 {
-                self.engine.step_top_n(next[0], options.top_n)
+            if count == 1 {
+                self.engine.step_top_n(next[0], options.top_n);
             } else {
-                self.engine.step_streams(&next)
-            };
-            for (i, row) in logits.chunks_exact(vocab_size).enumerate() {
-                if done[i] {
-                    continue;
+                self.engine.step_streams(&next);
+            }
+            self.engine.each_stream(&mut samples, |s, row| {
+                if !s.done {
+                    s.next = s.draws.pick(row);
                 }
-                next[i] = draws[i].pick(row);
+            });
+            for (i, s) in samples.iter_mut().enumerate().filter(|(_, s)| !s.done) {
+                next[i] = s.next;
                 let ch = self
                     .vocab
-                    .char(next[i])
+                    .char(s.next)
                     .expect("ids come from the model's vocabulary");
                 emit(i, ch);
-                texts[i].push(ch);
-                done[i] = !options.stop_at.is_empty() && texts[i].ends_with(&options.stop_at);
+                s.text.push(ch);
+                s.done = !options.stop_at.is_empty() && s.text.ends_with(&options.stop_at);
             }
-            if done.iter().all(|&d| d) {
+            if samples.iter().all(|s| s.done) {
                 break;
             }
         }
+        let texts = samples.into_iter().map(|s| s.text).collect();
         Ok(texts)
     }
+}
+
+/// One sample of a batch being generated.
+struct Sample {
+    draws: Draws,
+    /// The id just drawn, fed at the next step.
+    next: u32,
+    /// Reached `stop_at`.
+    done: bool,
+    text: String,
 }
 
 /// Checks `options` against a model's vocabulary (their own rules, `top_n`
@@ -241,6 +258,48 @@ impl Draws {
     }
 }
 
+/// Most likely first, ties by id: an order that depends on the chosen logits
+/// alone, so a draw is the same whichever way the other logits were computed.
+fn more_likely(a: &(f32, u32), b: &(f32, u32)) -> std::cmp::Ordering {
+    b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
+}
+
+/// Top-n this small is found in one pass that keeps the best so far.
+const SCAN_TOP_N: usize = 32;
+
+/// Sets `candidates` to the `top_n` most likely `(logit, id)` pairs of
+/// `logits`, in [`more_likely`] order (all of them in id order when `top_n`
+/// covers them).
+fn most_likely(logits: &[f32], top_n: usize, candidates: &mut Vec<(f32, u32)>) {
+    candidates.clear();
+    let ids = 0..logits.len() as u32;
+    if top_n >= logits.len() {
+        // All of them, in id order (as computation-independent as any).
+        candidates.extend(logits.iter().copied().zip(ids));
+        return;
+    }
+    if top_n > SCAN_TOP_N {
+        candidates.extend(logits.iter().copied().zip(ids));
+        candidates.select_nth_unstable_by(top_n - 1, more_likely);
+        candidates.truncate(top_n);
+        candidates.sort_unstable_by(more_likely);
+        return;
+    }
+    candidates.extend(logits[..top_n].iter().copied().zip(ids.clone()));
+    candidates.sort_unstable_by(more_likely);
+    // The least likely kept; a later id must be more likely to enter, so a
+    // tie keeps the smaller id, as the order says.
+    let mut floor = candidates[top_n - 1].0;
+    for (&logit, id) in logits[top_n..].iter().zip(ids.skip(top_n)) {
+        if logit.total_cmp(&floor).is_gt() {
+            let at = candidates.partition_point(|c| c.0.total_cmp(&logit).is_ge());
+            candidates.pop();
+            candidates.insert(at, (logit, id));
+            floor = candidates[top_n - 1].0;
+        }
+    }
+}
+
 /// Draws an id among the `top_n` largest logits with probability proportional to
 /// `exp(logit / temperature)`, restricted to the smallest most-likely set whose
 /// probability reaches `top_p`. `candidates` is scratch space.
@@ -252,16 +311,7 @@ pub(crate) fn pick_top_n(
     candidates: &mut Vec<(f32, u32)>,
     rng: &mut impl Rng,
 ) -> u32 {
-    candidates.clear();
-    candidates.extend(logits.iter().enumerate().map(|(i, &l)| (l, i as u32)));
-    let by_logit_desc = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0);
-    if top_n < candidates.len() {
-        candidates.select_nth_unstable_by(top_n - 1, by_logit_desc);
-        candidates.truncate(top_n);
-        // In an order that depends on the chosen logits alone, not on the
-        // others: the same draw whichever way the logits were computed.
-        candidates.sort_unstable_by(|a, b| by_logit_desc(a, b).then(a.1.cmp(&b.1)));
-    }
+    most_likely(logits, top_n, candidates);
     if top_n == 1 {
         return candidates[0].1;
     }
@@ -318,6 +368,40 @@ mod tests {
         // top_p 0.5: only the most likely survives (p = 0.73 >= 0.5).
         for _ in 0..100 {
             assert_eq!(pick_top_n(&logits, 4, 1.0, 0.5, &mut scratch, &mut rng), 1);
+        }
+    }
+
+    /// The one-pass selection keeps what a full sort keeps, ties included.
+    #[test]
+    fn most_likely_is_the_head_of_the_sorted_logits() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut found = Vec::new();
+        for round in 0..300 {
+            let len = 1 + round % 97;
+            // Few distinct values, so ties are common; infinities and NaN too.
+            let logits: Vec<f32> = (0..len)
+                .map(|_| match rng.random_range(0..20) {
+                    0 => f32::NEG_INFINITY,
+                    1 => f32::INFINITY,
+                    2 => f32::NAN,
+                    v => (v % 6) as f32 * 0.5,
+                })
+                .collect();
+            let mut sorted: Vec<(f32, u32)> = logits.iter().copied().zip(0..).collect();
+            sorted.sort_by(more_likely);
+            for top_n in [1, 2, 5, 31, 32, 33, 64].into_iter().filter(|&n| n < len) {
+                most_likely(&logits, top_n, &mut found);
+                let same = |a: &[(f32, u32)], b: &[(f32, u32)]| {
+                    a.iter()
+                        .zip(b)
+                        .all(|(x, y)| x.0.to_bits() == y.0.to_bits() && x.1 == y.1)
+                };
+                assert!(
+                    same(&found, &sorted[..top_n]),
+                    "{logits:?} top {top_n}: {found:?}"
+                );
+                assert_eq!(found.len(), top_n);
+            }
         }
     }
 

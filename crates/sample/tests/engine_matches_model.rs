@@ -140,10 +140,11 @@ fn generation_is_seeded_and_checks_options() {
 }
 
 /// Few streams read the weights as they are; from four on, packed for the
-/// GEMM kernel: both agree with the model's batch.
+/// GEMM kernel; from eight on, their gates are split across threads: all
+/// agree with the model's batch.
 #[test]
 fn streams_advance_independently_like_a_batch() {
-    for streams in [3, 8] {
+    for streams in [3, 8, 13] {
         let device = Default::default();
         Flex::seed(&device, 9);
         let model = config().init::<Flex>(&device);
@@ -175,6 +176,7 @@ fn streams_advance_independently_like_a_batch() {
     }
 }
 
+/// Also from eight samples on, where the draws are split across threads.
 #[test]
 fn batched_samples_equal_samples_drawn_one_at_a_time() {
     let device = Default::default();
@@ -189,28 +191,30 @@ fn batched_samples_equal_samples_drawn_one_at_a_time() {
         stop_at: "j".into(),
         ..SampleOptions::default()
     };
-    let mut streamed = vec![String::new(); 5];
-    let batch = generator
-        .generate_many(&options, 5, |i, c| streamed[i].push(c))
-        .unwrap();
-    assert_eq!(batch, streamed);
-    for (i, text) in batch.iter().enumerate() {
-        let alone = generator
-            .generate(
-                &SampleOptions {
-                    seed: options.seed + i as u64,
-                    ..options.clone()
-                },
-                |_| {},
-            )
+    for count in [5, 12] {
+        let mut streamed = vec![String::new(); count];
+        let batch = generator
+            .generate_many(&options, count, |i, c| streamed[i].push(c))
             .unwrap();
-        assert_eq!(text, &alone, "sample {i}");
+        assert_eq!(batch, streamed);
+        for (i, text) in batch.iter().enumerate() {
+            let alone = generator
+                .generate(
+                    &SampleOptions {
+                        seed: options.seed + i as u64,
+                        ..options.clone()
+                    },
+                    |_| {},
+                )
+                .unwrap();
+            assert_eq!(text, &alone, "sample {i} of {count}");
+        }
+        let distinct: std::collections::HashSet<&String> = batch.iter().collect();
+        assert!(
+            distinct.len() > 1,
+            "different seeds, different samples: {batch:?}"
+        );
     }
-    let distinct: std::collections::HashSet<&String> = batch.iter().collect();
-    assert!(
-        distinct.len() > 1,
-        "different seeds, different samples: {batch:?}"
-    );
 }
 
 #[test]

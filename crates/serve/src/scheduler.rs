@@ -61,7 +61,7 @@ struct Stream {
     draws: Draws,
     /// Prime characters fed so far.
     fed: usize,
-    /// The next input id.
+    /// The next input id (the prime's, then the one just drawn).
     next: u32,
     made: usize,
     text: String,
@@ -105,10 +105,16 @@ pub fn run(mut engine: Engine, vocab: Vocab, messages: mpsc::Receiver<Message>) 
         ids.clear();
         ids.extend(streams.iter().map(|s| s.next));
         ids.resize(engine.streams(), 0);
-        let logits = engine.step_streams(&ids);
-        let vocab_size = vocab.len();
-        for (s, row) in streams.iter_mut().zip(logits.chunks_exact(vocab_size)) {
-            advance(s, row, &vocab);
+        engine.step_streams(&ids);
+        // The draws run on all the engine's threads; what they feed and send
+        // follows in order.
+        engine.each_stream(&mut streams, |s, row| {
+            if s.fed >= s.job.prime.len() {
+                s.next = s.draws.pick(row);
+            }
+        });
+        for s in &mut streams {
+            advance(s, &vocab);
         }
         leave(&mut engine, &mut streams, |s| {
             s.made >= s.job.options.length || stopped(s)
@@ -137,15 +143,15 @@ fn join(engine: &mut Engine, streams: &mut Vec<Stream>, job: Job) {
     });
 }
 
-/// Feeds the next prime character, or draws one once the prime is read.
-fn advance(s: &mut Stream, logits: &[f32], vocab: &Vocab) {
+/// Feeds the next prime character, or, once the prime is read, takes the
+/// character just drawn into `s.next`.
+fn advance(s: &mut Stream, vocab: &Vocab) {
     if s.fed < s.job.prime.len() {
         s.next = s.job.prime[s.fed];
         s.fed += 1;
         return;
     }
-    let id = s.draws.pick(logits);
-    s.next = id;
+    let id = s.next;
     s.made += 1;
     let ch = vocab.char(id).unwrap_or(char::REPLACEMENT_CHARACTER);
     s.text.push(ch);

@@ -23,7 +23,7 @@ try {
                              prime, { timeout: 20000 });
   const grew = await page.evaluate(() => document.querySelector("#status").textContent);
   await page.waitForFunction(() => document.querySelector("#status").textContent.startsWith("done"),
-                             null, { timeout: 30000 });
+                             null, { timeout: 90000 });
   const text = await page.textContent("#out");
   const status = await page.textContent("#status");
   if (shot) await page.screenshot({ path: shot, fullPage: true });
