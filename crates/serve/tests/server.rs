@@ -165,7 +165,7 @@ async fn a_requests_text_does_not_depend_on_what_else_runs() {
     let addr = server.addr;
     let alone: Vec<Value> = {
         let mut texts = Vec::new();
-        for seed in 0..6u64 {
+        for seed in 0..12u64 {
             texts.push(
                 generate(addr, json!({ "seed": seed, "length": 30 + seed * 5 })).await["texts"][0]
                     .clone(),
@@ -174,9 +174,11 @@ async fn a_requests_text_does_not_depend_on_what_else_runs() {
         texts
     };
     assert!(alone.iter().collect::<std::collections::HashSet<_>>().len() > 1);
-    // The same requests at once, joining and leaving a running batch.
+    // The same requests at once, joining and leaving a running batch (of
+    // more than 8 streams at first, where the gates and draws are split
+    // across threads).
     let together = futures_join(
-        (0..6u64)
+        (0..12u64)
             .map(|seed| {
                 tokio::spawn(async move {
                     generate(addr, json!({ "seed": seed, "length": 30 + seed * 5 })).await
