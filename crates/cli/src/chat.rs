@@ -6,8 +6,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use charrnn::corpus::Vocab;
-use charrnn::sample::{check_against, Draws, Engine, SampleOptions};
+use charrnn::sample::{Engine, Generator, SampleOptions};
 use rustyline::error::ReadlineError;
 
 /// What `charrnn chat` was asked.
@@ -39,7 +38,7 @@ pub fn cmd_chat(args: ChatArgs) -> anyhow::Result<()> {
     let generating = Arc::new(AtomicBool::new(false));
     let stop = stop_flag(generating.clone())?;
     let (meta, model) = args.model.load()?;
-    let mut engine = Engine::from_model(&model);
+    let mut generator = Generator::new(Engine::from_model(&model), meta.vocab.clone())?;
     let mut options = meta.config.sample.clone();
     let mut editor = rustyline::DefaultEditor::new()?;
     println!("charrnn chat: {} ({HELP})", meta.dir.display());
@@ -68,7 +67,7 @@ pub fn cmd_chat(args: ChatArgs) -> anyhow::Result<()> {
         };
         stop.store(false, Ordering::SeqCst);
         generating.store(true, Ordering::SeqCst);
-        let continued = continue_text(&mut engine, &meta.vocab, &asked, &stop);
+        let continued = continue_text(&mut generator, &asked, &stop);
         generating.store(false, Ordering::SeqCst);
         match continued {
             Ok(true) => println!("\n[stopped]"),
@@ -112,34 +111,20 @@ fn example(name: &str) -> &'static str {
 /// Streams the continuation of `options.prime` to stdout; returns whether
 /// Ctrl-C stopped it.
 fn continue_text(
-    engine: &mut Engine,
-    vocab: &Vocab,
+    generator: &mut Generator,
     options: &SampleOptions,
     stop: &AtomicBool,
 ) -> anyhow::Result<bool> {
-    let prime = check_against(options, vocab)?;
-    let mut draws = Draws::new(options, 0);
-    engine.set_streams(1);
-    let (&last, warmup) = prime.split_last().expect("a checked prime is not empty");
-    for &id in warmup {
-        engine.step(id);
-    }
     let mut out = std::io::stdout().lock();
-    let mut logits = engine.step_top_n(last, options.top_n);
-    let mut text = String::new();
-    for _ in 0..options.length {
-        if stop.load(Ordering::SeqCst) {
-            return Ok(true);
+    let mut failed = None;
+    generator.generate_while(options, |ch| {
+        if let Err(e) = write!(out, "{ch}").and_then(|_| out.flush()) {
+            failed = Some(e);
         }
-        let id = draws.pick(logits);
-        let ch = vocab.char(id).unwrap_or(char::REPLACEMENT_CHARACTER);
-        write!(out, "{ch}")?;
-        out.flush()?;
-        text.push(ch);
-        if !options.stop_at.is_empty() && text.ends_with(options.stop_at.as_str()) {
-            break;
-        }
-        logits = engine.step_top_n(id, options.top_n);
+        failed.is_none() && !stop.load(Ordering::SeqCst)
+    })?;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(stop.load(Ordering::SeqCst)),
     }
-    Ok(false)
 }

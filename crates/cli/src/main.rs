@@ -638,7 +638,8 @@ fn cmd_corpus(args: CorpusArgs) -> anyhow::Result<()> {
         let header = file.header();
         let counts = char_counts(file.tokens(), file.vocab().len());
         let shape = (header.sources.len(), header.text.bytes);
-        return describe_corpus(&args, shape, file.vocab(), &counts, started);
+        let work = "open, check the checksums, count; sizes are of the text it encodes";
+        return describe_corpus(&args, shape, file.vocab(), &counts, (started, work));
     }
     let files = charrnn::corpus::files_of(&args.file)?;
     let corpus = charrnn::corpus::Corpus::load_documents(&files, "\n", None)?;
@@ -652,7 +653,7 @@ fn cmd_corpus(args: CorpusArgs) -> anyhow::Result<()> {
         (files.len(), bytes),
         corpus.vocab(),
         &counts,
-        started,
+        (started, "read, check UTF-8, build the vocabulary, encode"),
     )
 }
 
@@ -665,13 +666,14 @@ fn char_counts(ids: charrnn::corpus::Tokens<'_>, vocab_size: usize) -> Vec<u64> 
     counts
 }
 
-/// Prints what `charrnn corpus` says of `files` files of `bytes` bytes.
+/// Prints what `charrnn corpus` says of `files` files of `bytes` bytes, read
+/// since `started` doing `work`.
 fn describe_corpus(
     args: &CorpusArgs,
     (files, bytes): (usize, u64),
     vocab: &charrnn::corpus::Vocab,
     counts: &[u64],
-    started: std::time::Instant,
+    (started, work): (std::time::Instant, &str),
 ) -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     let chars: u64 = counts.iter().sum();
@@ -712,11 +714,6 @@ fn describe_corpus(
         .map(|(n, c)| format!("{c:?} {:.1}%", 100.0 * *n as f64 / chars.max(1) as f64))
         .collect();
     println!("commonest    {}", shown.join(", "));
-    let work = if charrnn::tokens::is_token_file(&args.file) {
-        "open, check the checksums, count; sizes are of the text it encodes"
-    } else {
-        "read, check UTF-8, build the vocabulary, encode"
-    };
     println!("loaded in    {secs:.3} s ({mb_per_sec:.0} MB/s: {work})");
     Ok(())
 }

@@ -350,13 +350,7 @@ unsafe fn packed_columns(
     output: Output,
     cols: std::ops::Range<usize>,
 ) {
-    let (k, n) = b.dims();
-    assert_eq!(
-        a.cols, k,
-        "a {}×{} matrix times a {k}×{n} one",
-        a.rows, a.cols
-    );
-    let m = a.rows;
+    let [m, k, n] = packed_dims(&a, b);
     assert!(dst.len >= m * n && cols.end <= n);
     if cols.is_empty() {
         return;
@@ -404,14 +398,27 @@ fn tile_columns(b: &PackedRhs) -> usize {
     }
 }
 
-fn packed_product(dst: &mut [f32], a: Mat, b: &PackedRhs, output: Output, parallel: bool) {
+/// `[m, k, n]` of the product `a · b`, `b` packed.
+///
+/// # Panics
+/// When the inner dimensions differ.
+fn packed_dims(a: &Mat, b: &PackedRhs) -> [usize; 3] {
     let (k, n) = b.dims();
     assert_eq!(
         a.cols, k,
         "a {}×{} matrix times a {k}×{n} one",
         a.rows, a.cols
     );
-    let (m, a_t, a) = (a.rows, a.transposed, a.data);
+    [a.rows, k, n]
+}
+
+fn packed_product(dst: &mut [f32], a: Mat, b: &PackedRhs, output: Output, parallel: bool) {
+    let [m, k, n] = packed_dims(&a, b);
+    if !parallel {
+        // SAFETY: `dst` is borrowed whole, so all its columns are ours.
+        return unsafe { packed_columns(SharedMut::new(dst), a, b, output, 0..n) };
+    }
+    let (a_t, a) = (a.transposed, a.data);
     let accumulate = output.accumulates();
     assert!(dst.len() >= m * n);
     match &b.inner {
@@ -422,10 +429,10 @@ fn packed_product(dst: &mut [f32], a: Mat, b: &PackedRhs, output: Output, parall
             // SAFETY: packing only happens where AVX-512F is present; the
             // assertion keeps the view of `a` inside its slice.
             let (c, start) = (dst.as_mut_ptr(), avx512::Start::from(accumulate));
-            unsafe { avx512_matmul(c, a, rhs, [m, k, n], start, parallel) };
+            unsafe { avx512_matmul(c, a, rhs, [m, k, n], start) };
         }
         Packed::Plain { data, .. } => {
-            let parallel = parallel && m * k * n >= PARALLEL_WORK;
+            let parallel = m * k * n >= PARALLEL_WORK;
             gemm_crate(dst, a, data, [m, k, n], (a_t, false), accumulate, parallel);
         }
     }
@@ -467,12 +474,11 @@ unsafe fn avx512_strided(
 ) {
     let b = avx512::Rhs::Strided(view(b, k, n, b_t));
     // SAFETY: the caller's guarantees.
-    unsafe { avx512_matmul(dst, view(a, m, k, a_t), b, [m, k, n], start, true) }
+    unsafe { avx512_matmul(dst, view(a, m, k, a_t), b, [m, k, n], start) }
 }
 
-/// Splits the product across rayon's threads (when `parallel` and it is large
-/// enough), by columns when `C` is wide and by rows when it is tall, in whole
-/// tiles.
+/// Splits the product across rayon's threads (when it is large enough), by
+/// columns when `C` is wide and by rows when it is tall, in whole tiles.
 ///
 /// # Safety
 /// AVX-512F must be present and the views must lie inside their slices.
@@ -483,7 +489,6 @@ unsafe fn avx512_matmul(
     b: avx512::Rhs<'_>,
     [m, k, n]: [usize; 3],
     start: avx512::Start,
-    parallel: bool,
 ) {
     struct Dst(*mut f32);
     // SAFETY: each thread writes its own rows or columns of `dst`.
@@ -494,7 +499,7 @@ unsafe fn avx512_matmul(
         }
     }
     let c = Dst(dst);
-    let threads = if parallel && m * k * n >= PARALLEL_WORK {
+    let threads = if m * k * n >= PARALLEL_WORK {
         rayon::current_num_threads().max(1)
     } else {
         1

@@ -237,13 +237,23 @@ impl Engine {
     pub fn set_streams(&mut self, streams: usize) {
         assert!(streams > 0, "at least one stream");
         let layers = 1 + self.upper.len();
+        self.h = vec![Vec::new(); layers];
+        self.c = vec![Vec::new(); layers];
+        self.resize_streams(streams);
+    }
+
+    /// Sets the number of streams, keeping the state of those that stay; new
+    /// ones start from a zero state.
+    fn resize_streams(&mut self, streams: usize) {
+        let n = self.hidden;
+        for state in self.h.iter_mut().chain(&mut self.c) {
+            state.resize(streams * n, 0.0);
+        }
+        self.z.resize(streams * 4 * n, 0.0);
+        self.xh.resize(streams * 2 * n, 0.0);
+        self.logits.resize(streams * self.vocab_size, 0.0);
         self.streams = streams;
         self.pack_if_many();
-        self.h = vec![vec![0.0; streams * self.hidden]; layers];
-        self.c = vec![vec![0.0; streams * self.hidden]; layers];
-        self.z = vec![0.0; streams * 4 * self.hidden];
-        self.xh = vec![0.0; streams * 2 * self.hidden];
-        self.logits = vec![0.0; streams * self.vocab_size];
     }
 
     /// Packs the weights the first time there are enough streams to use them.
@@ -268,18 +278,8 @@ impl Engine {
 
     /// Adds a stream with a zero state, after the others; returns its index.
     pub fn add_stream(&mut self) -> usize {
-        let (n, four) = (self.hidden, 4 * self.hidden);
-        for (h, c) in self.h.iter_mut().zip(&mut self.c) {
-            h.resize(h.len() + n, 0.0);
-            c.resize(c.len() + n, 0.0);
-        }
-        self.streams += 1;
-        let s = self.streams;
-        self.z.resize(s * four, 0.0);
-        self.xh.resize(s * 2 * n, 0.0);
-        self.logits.resize(s * self.vocab_size, 0.0);
-        self.pack_if_many();
-        s - 1
+        self.resize_streams(self.streams + 1);
+        self.streams - 1
     }
 
     /// Copies stream `from`'s state into stream `to`.
@@ -307,32 +307,16 @@ impl Engine {
     /// Removes the last stream. Panics when it is the only one.
     pub fn remove_last_stream(&mut self) {
         assert!(self.streams > 1, "the engine keeps at least one stream");
-        let (n, last) = (self.hidden, self.streams - 1);
-        for state in self.h.iter_mut().chain(&mut self.c) {
-            state.truncate(last * n);
-        }
-        self.streams = last;
-        self.z.truncate(last * 4 * n);
-        self.xh.truncate(last * 2 * n);
-        self.logits.truncate(last * self.vocab_size);
+        self.resize_streams(self.streams - 1);
     }
 
     /// Sets `streams` streams, each starting from the current state of stream 0
     /// (e.g. after a shared prime).
     pub fn fork(&mut self, streams: usize) {
-        let n = self.hidden;
-        let first: Vec<(Vec<f32>, Vec<f32>)> = self
-            .h
-            .iter()
-            .zip(&self.c)
-            .map(|(h, c)| (h[..n].to_vec(), c[..n].to_vec()))
-            .collect();
-        self.set_streams(streams);
-        for ((h, c), (h0, c0)) in self.h.iter_mut().zip(&mut self.c).zip(&first) {
-            for s in 0..streams {
-                h[s * n..(s + 1) * n].copy_from_slice(h0);
-                c[s * n..(s + 1) * n].copy_from_slice(c0);
-            }
+        assert!(streams > 0, "at least one stream");
+        self.resize_streams(streams);
+        for s in 1..streams {
+            self.copy_stream(0, s);
         }
     }
 

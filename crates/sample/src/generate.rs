@@ -130,7 +130,20 @@ impl Generator {
         options: &SampleOptions,
         mut emit: impl FnMut(char),
     ) -> Result<String, SampleError> {
-        let mut texts = self.generate_many(options, 1, |_, c| emit(c))?;
+        self.generate_while(options, |c| {
+            emit(c);
+            true
+        })
+    }
+
+    /// [`generate`](Self::generate), stopped early after any character for
+    /// which `emit` returns false (a reader who has seen enough).
+    pub fn generate_while(
+        &mut self,
+        options: &SampleOptions,
+        mut emit: impl FnMut(char) -> bool,
+    ) -> Result<String, SampleError> {
+        let mut texts = self.run(options, 1, |_, c| emit(c))?;
         Ok(texts.pop().expect("one sample asked for"))
     }
 
@@ -144,6 +157,20 @@ impl Generator {
         options: &SampleOptions,
         count: usize,
         mut emit: impl FnMut(usize, char),
+    ) -> Result<Vec<String>, SampleError> {
+        self.run(options, count, |i, c| {
+            emit(i, c);
+            true
+        })
+    }
+
+    /// The generation loop of all the above: `count` samples, until their
+    /// lengths or `stop_at`, or until `emit` returns false.
+    fn run(
+        &mut self,
+        options: &SampleOptions,
+        count: usize,
+        mut emit: impl FnMut(usize, char) -> bool,
     ) -> Result<Vec<String>, SampleError> {
         let prime = self.check(options)?;
         if count == 0 {
@@ -163,31 +190,33 @@ impl Generator {
                 text: String::with_capacity(options.length * 3),
             })
             .collect();
-        let mut next = vec![last; count];
+        let mut ids = Vec::with_capacity(count);
         for _ in 0..options.length {
+            ids.clear();
+            ids.extend(samples.iter().map(|s| s.next));
             // One stream reads the output layer at half the cost (exactly the
             // same top-n logits); a batch already reads it once for all.
             if count == 1 {
-                self.engine.step_top_n(next[0], options.top_n);
+                self.engine.step_top_n(ids[0], options.top_n);
             } else {
-                self.engine.step_streams(&next);
+                self.engine.step_streams(&ids);
             }
             self.engine.each_stream(&mut samples, |s, row| {
                 if !s.done {
                     s.next = s.draws.pick(row);
                 }
             });
+            let mut go_on = true;
             for (i, s) in samples.iter_mut().enumerate().filter(|(_, s)| !s.done) {
-                next[i] = s.next;
                 let ch = self
                     .vocab
                     .char(s.next)
                     .expect("ids come from the model's vocabulary");
-                emit(i, ch);
+                go_on &= emit(i, ch);
                 s.text.push(ch);
                 s.done = !options.stop_at.is_empty() && s.text.ends_with(&options.stop_at);
             }
-            if samples.iter().all(|s| s.done) {
+            if !go_on || samples.iter().all(|s| s.done) {
                 break;
             }
         }
@@ -199,7 +228,8 @@ impl Generator {
 /// One sample of a batch being generated.
 struct Sample {
     draws: Draws,
-    /// The id just drawn, fed at the next step.
+    /// The id to feed at the next step: the one just drawn (the prime's
+    /// last at first; a finished sample keeps feeding its last).
     next: u32,
     /// Reached `stop_at`.
     done: bool,

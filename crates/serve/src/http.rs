@@ -327,13 +327,12 @@ fn sse(
         let checkpoint = checkpoint.clone();
         async move {
             let mut collector = state?;
-            if collector.finished() {
-                let done = SseEvent::default()
-                    .event("done")
-                    .data(collector.summary(&checkpoint).to_string());
-                return Some((vec![done], None));
-            }
-            let Some(gained) = collector.next_chunk().await else {
+            let gained = match collector.finished() {
+                true => None,
+                false => collector.next_chunk().await,
+            };
+            // Finished, or the scheduler is gone: the summary ends the stream.
+            let Some(gained) = gained else {
                 let done = SseEvent::default()
                     .event("done")
                     .data(collector.summary(&checkpoint).to_string());
