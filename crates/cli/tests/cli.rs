@@ -15,6 +15,22 @@ fn charrnn(args: &[&str], cwd: &Path) -> Output {
         .expect("charrnn runs")
 }
 
+/// `charrnn ARGS` (a shell command line) on a terminal of its own.
+///
+/// util-linux `script` runs the line through `$SHELL -c`. `exec` puts charrnn
+/// in the shell's place: otherwise a shell that waits for it (dash, when
+/// `SHELL` is unset) dies of the terminal's Ctrl-C and `script` reports the
+/// shell's status, not charrnn's.
+fn on_a_terminal(args: &str, cwd: &Path) -> Command {
+    let line = format!("exec '{}' {args}", env!("CARGO_BIN_EXE_charrnn"));
+    let mut script = Command::new("script");
+    script
+        .args(["-qefc", &line, "/dev/null"])
+        .current_dir(cwd)
+        .env_remove("RUST_LOG");
+    script
+}
+
 /// Asserts a clean failure: exit code 1, one `error:` line naming `needle`.
 fn assert_fails(out: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -349,18 +365,14 @@ fn terminal_training_draws_a_progress_bar() {
     let run = tmp.path().join("run");
     let command = |extra: &str| {
         format!(
-            "{} train --config {} --device cpu --set 'train.out_dir=\"{}\"' --set '{}' --set train.max_steps=30 {extra}",
-            env!("CARGO_BIN_EXE_charrnn"),
+            "train --config {} --device cpu --set 'train.out_dir=\"{}\"' --set '{}' --set train.max_steps=30 {extra}",
             config.display(),
             run.display(),
             common::small_text_override()
         )
     };
     let on_a_tty = |cmd: String| {
-        let out = std::process::Command::new("script")
-            .args(["-qefc", &cmd, "/dev/null"])
-            .current_dir(tmp.path())
-            .env_remove("RUST_LOG")
+        let out = on_a_terminal(&cmd, tmp.path())
             .output()
             .expect("`script` (util-linux) is needed to give the test a terminal");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -512,17 +524,8 @@ fn prepare_writes_a_token_file_and_names_bad_inputs() {
     std::fs::write(&other, &flipped).unwrap();
     assert_fails(&train_on(&other), "ids do not match their checksum");
 
-    let on_a_tty = std::process::Command::new("script")
-        .args([
-            "-qefc",
-            &format!(
-                "{} prepare {play} --out {}",
-                env!("CARGO_BIN_EXE_charrnn"),
-                dir.join("tty.tokens").display()
-            ),
-            "/dev/null",
-        ])
-        .current_dir(dir)
+    let prepare = format!("prepare {play} --out {}", dir.join("tty.tokens").display());
+    let on_a_tty = on_a_terminal(&prepare, dir)
         .output()
         .expect("`script` (util-linux) is needed to give the test a terminal");
     let screen = String::from_utf8_lossy(&on_a_tty.stdout);
@@ -620,19 +623,8 @@ fn completions_man_json_prime_file_exit_codes_and_no_color() {
 
     // Colour on a terminal, none with NO_COLOR.
     let sgr = |no_color: bool| {
-        let mut command = std::process::Command::new("script");
-        command
-            .args([
-                "-qefc",
-                &format!(
-                    "{} sample --run {run_s} --length 5",
-                    env!("CARGO_BIN_EXE_charrnn")
-                ),
-                "/dev/null",
-            ])
-            .current_dir(dir)
-            .env_remove("RUST_LOG")
-            .env_remove("NO_COLOR");
+        let mut command = on_a_terminal(&format!("sample --run {run_s} --length 5"), dir);
+        command.env_remove("NO_COLOR");
         if no_color {
             command.env("NO_COLOR", "1");
         }
@@ -734,15 +726,7 @@ fn chat_continues_primes_takes_commands_and_leaves_on_ctrl_d() {
     use std::io::Write;
     let tmp = tempfile::tempdir().unwrap();
     let run = smoke_run(tmp.path());
-    let command = format!(
-        "{} chat --run {}",
-        env!("CARGO_BIN_EXE_charrnn"),
-        run.display()
-    );
-    let mut chat = Command::new("script")
-        .args(["-qefc", &command, "/dev/null"])
-        .current_dir(tmp.path())
-        .env_remove("RUST_LOG")
+    let mut chat = on_a_terminal(&format!("chat --run {}", run.display()), tmp.path())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -771,7 +755,7 @@ fn chat_continues_primes_takes_commands_and_leaves_on_ctrl_d() {
     input.flush().unwrap();
     let out = chat.wait_with_output().unwrap();
     let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{screen}");
+    assert!(out.status.success(), "{}: {screen}", out.status);
     for needle in [
         "charrnn chat:",
         "length 25",
