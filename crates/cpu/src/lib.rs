@@ -1,10 +1,10 @@
 //! CPU arithmetic shared by charrnn's training kernels and its sampler: a
 //! row-major GEMM and the gate activations.
 //!
-//! On CPUs with AVX-512 the GEMM is charrnn's own packed kernel (`avx512.rs`,
-//! faster than the `gemm` crate on a training step's products; BENCHMARKS.md);
-//! elsewhere, and for vector-matrix products, it is the `gemm` crate (SIMD
-//! picked at run time). Large products are split across rayon's threads.
+//! On CPUs with AVX-512 or AVX2 + FMA the GEMM is charrnn's own packed kernel
+//! (`kernel.rs`, faster than the `gemm` crate on a training step's products
+//! and on many streams' generation steps; BENCHMARKS.md); at the baseline
+//! level, and for vector-matrix products, it is the `gemm` crate. Large products are split across rayon's threads.
 //! [`simd_level`] says which instructions run, and `CHARRNN_SIMD` narrows them
 //! (see [`SimdLevel`]).
 #![warn(missing_docs)]
@@ -41,9 +41,9 @@ macro_rules! multiversion {
 }
 
 mod activations;
-#[cfg(target_arch = "x86_64")]
-mod avx512;
 mod gemv;
+#[cfg(target_arch = "x86_64")]
+mod kernel;
 mod simd;
 mod team;
 
@@ -180,11 +180,11 @@ pub fn matmul(dst: &mut [f32], a: Mat, b: Mat, output: Output) {
     let (a_t, b_t) = (a.transposed, b.transposed);
     let (a, b) = (a.data, b.data);
     #[cfg(target_arch = "x86_64")]
-    if use_avx512(m) {
-        let start = avx512::Start::from(accumulate);
+    if use_kernel(m) {
+        let start = kernel::Start::from(accumulate);
         // SAFETY: AVX-512F is present, and `Mat` and the assertion keep both
         // operands and the m×n result inside their slices.
-        unsafe { avx512_strided(dst.as_mut_ptr(), a, b, [m, k, n], (a_t, b_t), start) };
+        unsafe { kernel_strided(dst.as_mut_ptr(), a, b, [m, k, n], (a_t, b_t), start) };
         return;
     }
     if m == 1 && !b_t {
@@ -243,8 +243,8 @@ pub fn product(a: Mat, b: Mat, bias: Option<&[f32]>) -> Vec<f32> {
     let [m, k, n] = product_dims(&a, &b);
     assert!(bias.is_none_or(|b| b.len() >= n));
     #[cfg(target_arch = "x86_64")]
-    if use_avx512(m) && k > 0 {
-        let start = bias.map_or(avx512::Start::Zero, |b| avx512::Start::Bias(b.as_ptr()));
+    if use_kernel(m) && k > 0 {
+        let start = bias.map_or(kernel::Start::Zero, |b| kernel::Start::Bias(b.as_ptr()));
         let mut out = Vec::with_capacity(m * n);
         let (a_t, b_t) = (a.transposed, b.transposed);
         // SAFETY: AVX-512F is present and `Mat` keeps the views inside their
@@ -252,7 +252,7 @@ pub fn product(a: Mat, b: Mat, bias: Option<&[f32]>) -> Vec<f32> {
         // element of the m×n output before it reads any, so all of it is
         // initialised when the length is set.
         unsafe {
-            avx512_strided(
+            kernel_strided(
                 out.as_mut_ptr(),
                 a.data,
                 b.data,
@@ -280,7 +280,7 @@ pub struct PackedRhs {
 
 enum Packed {
     #[cfg(target_arch = "x86_64")]
-    Avx512(avx512::PackedB),
+    Panels(kernel::PackedB),
     /// Row-major `k × n`, for the `gemm` crate.
     Plain { data: Vec<f32>, k: usize, n: usize },
 }
@@ -291,11 +291,11 @@ impl PackedRhs {
         let (k, n) = b.dims();
         let (b, b_t) = (b.data, b.transposed);
         #[cfg(target_arch = "x86_64")]
-        if use_avx512(usize::MAX) {
+        if packs_panels() {
             // SAFETY: `Mat` holds the k×n operand, so every element is readable.
-            let packed = unsafe { avx512::pack(view(b, k, n, b_t), k, n) };
+            let packed = unsafe { kernel::pack(view(b, k, n, b_t), k, n) };
             return Self {
-                inner: Packed::Avx512(packed),
+                inner: Packed::Panels(packed),
             };
         }
         let data = if b_t {
@@ -318,7 +318,7 @@ impl PackedRhs {
     pub fn dims(&self) -> (usize, usize) {
         match &self.inner {
             #[cfg(target_arch = "x86_64")]
-            Packed::Avx512(p) => (p.k(), p.n()),
+            Packed::Panels(p) => (p.k(), p.n()),
             Packed::Plain { k, n, .. } => (*k, *n),
         }
     }
@@ -358,15 +358,15 @@ unsafe fn packed_columns(
     let accumulate = output.accumulates();
     match &b.inner {
         #[cfg(target_arch = "x86_64")]
-        Packed::Avx512(packed) => {
+        Packed::Panels(packed) => {
             let a = view(a.data, m, k, a.transposed);
-            let start = avx512::Start::from(accumulate);
-            // SAFETY: packing only happens where AVX-512F is present; the
+            let start = kernel::Start::from(accumulate);
+            // SAFETY: panels are only packed where AVX2 and FMA are present; the
             // assertions keep both operands and these columns in bounds, and
             // the caller keeps them ours.
             unsafe {
-                let rhs = avx512::Rhs::Packed(packed);
-                avx512::gemm(dst.ptr, n, a, rhs, k, (0, m), (cols.start, cols.end), start)
+                let rhs = kernel::Rhs::Packed(packed);
+                kernel::gemm(dst.ptr, n, a, rhs, k, (0, m), (cols.start, cols.end), start)
             }
         }
         Packed::Plain { data, .. } => {
@@ -393,7 +393,7 @@ unsafe fn packed_columns(
 fn tile_columns(b: &PackedRhs) -> usize {
     match &b.inner {
         #[cfg(target_arch = "x86_64")]
-        Packed::Avx512(_) => avx512::NR,
+        Packed::Panels(_) => kernel::NR,
         Packed::Plain { .. } => 16,
     }
 }
@@ -423,13 +423,13 @@ fn packed_product(dst: &mut [f32], a: Mat, b: &PackedRhs, output: Output, parall
     assert!(dst.len() >= m * n);
     match &b.inner {
         #[cfg(target_arch = "x86_64")]
-        Packed::Avx512(packed) => {
-            let rhs = avx512::Rhs::Packed(packed);
+        Packed::Panels(packed) => {
+            let rhs = kernel::Rhs::Packed(packed);
             let a = view(a, m, k, a_t);
-            // SAFETY: packing only happens where AVX-512F is present; the
+            // SAFETY: panels are only packed where AVX2 and FMA are present; the
             // assertion keeps the view of `a` inside its slice.
-            let (c, start) = (dst.as_mut_ptr(), avx512::Start::from(accumulate));
-            unsafe { avx512_matmul(c, a, rhs, [m, k, n], start) };
+            let (c, start) = (dst.as_mut_ptr(), kernel::Start::from(accumulate));
+            unsafe { kernel_matmul(c, a, rhs, [m, k, n], start) };
         }
         Packed::Plain { data, .. } => {
             let parallel = m * k * n >= PARALLEL_WORK;
@@ -438,57 +438,68 @@ fn packed_product(dst: &mut [f32], a: Mat, b: &PackedRhs, output: Output, parall
     }
 }
 
-/// Whether a product with `m` rows runs on charrnn's AVX-512 kernel: it needs
-/// the instructions, and a few rows to fill its 8-row tiles (a vector-matrix
-/// product is bound by memory, where the `gemm` crate's path is as good).
+/// Whether a product with `m` rows of an unpacked `B` runs on charrnn's
+/// kernel: on AVX-512, with a few rows to fill its 8-row tiles (a
+/// vector-matrix product is bound by memory, where the `gemm` crate's path is
+/// as good). On AVX2 the `gemm` crate, which packs as it goes, is as fast on
+/// a training step's large products (BENCHMARKS.md).
 #[cfg(target_arch = "x86_64")]
-fn use_avx512(m: usize) -> bool {
+fn use_kernel(m: usize) -> bool {
     m >= 4 && simd_level() == SimdLevel::Avx512
+}
+
+/// Whether [`PackedRhs`] packs panels for charrnn's kernel: on AVX-512 and on
+/// AVX2 + FMA, where a `B` packed once makes the kernel 1.5–2.5× the `gemm`
+/// crate on the products of a few dozen rows (an LSTM's recurrent step, many
+/// streams' generation step).
+#[cfg(target_arch = "x86_64")]
+fn packs_panels() -> bool {
+    simd_level() != SimdLevel::Baseline
 }
 
 /// The view of a row-major `rows × cols` operand (stored transposed when `t`).
 #[cfg(target_arch = "x86_64")]
-fn view(x: &[f32], rows: usize, cols: usize, t: bool) -> avx512::View {
+fn view(x: &[f32], rows: usize, cols: usize, t: bool) -> kernel::View {
     let (rs, cs) = if t { (1, rows) } else { (cols, 1) };
-    avx512::View {
+    kernel::View {
         ptr: x.as_ptr(),
         rs,
         cs,
     }
 }
 
-/// `dst (m×n) = start + a · b` on the AVX-512 kernel, from operands stored
+/// `dst (m×n) = start + a · b` on charrnn's kernel, from operands stored
 /// row-major (or transposed, per `a_t` / `b_t`) in their slices.
 ///
 /// # Safety
-/// AVX-512F must be present, `a` and `b` must hold their operands, and `dst`
-/// must point at `m * n` writable floats.
+/// AVX2 and FMA must be present, `a` and `b` must hold their operands, and
+/// `dst` must point at `m * n` writable floats.
 #[cfg(target_arch = "x86_64")]
-unsafe fn avx512_strided(
+unsafe fn kernel_strided(
     dst: *mut f32,
     a: &[f32],
     b: &[f32],
     [m, k, n]: [usize; 3],
     (a_t, b_t): (bool, bool),
-    start: avx512::Start,
+    start: kernel::Start,
 ) {
-    let b = avx512::Rhs::Strided(view(b, k, n, b_t));
+    let b = kernel::Rhs::Strided(view(b, k, n, b_t));
     // SAFETY: the caller's guarantees.
-    unsafe { avx512_matmul(dst, view(a, m, k, a_t), b, [m, k, n], start) }
+    unsafe { kernel_matmul(dst, view(a, m, k, a_t), b, [m, k, n], start) }
 }
 
 /// Splits the product across rayon's threads (when it is large enough), by
 /// columns when `C` is wide and by rows when it is tall, in whole tiles.
 ///
 /// # Safety
-/// AVX-512F must be present and the views must lie inside their slices.
+/// AVX2 and FMA must be present and the views must lie inside their slices.
 #[cfg(target_arch = "x86_64")]
-unsafe fn avx512_matmul(
+unsafe fn kernel_matmul(
     dst: *mut f32,
-    a: avx512::View,
-    b: avx512::Rhs<'_>,
+    a: kernel::View,
+    b: kernel::Rhs<'_>,
     [m, k, n]: [usize; 3],
-    start: avx512::Start,
+    start: kernel::Start,
 ) {
     struct Dst(*mut f32);
     // SAFETY: each thread writes its own rows or columns of `dst`.
@@ -506,17 +517,18 @@ unsafe fn avx512_matmul(
     };
     let run = |rows: (usize, usize), cols: (usize, usize)| {
         // SAFETY: the caller's guarantees; `rows × cols` is this task's own part.
-        unsafe { avx512::gemm(c.ptr(), n, a, b, k, rows, cols, start) }
+        unsafe { kernel::gemm(c.ptr(), n, a, b, k, rows, cols, start) }
     };
     if threads == 1 {
         run((0, m), (0, n));
     } else if n >= m {
-        let chunk = n.div_ceil(threads).div_ceil(avx512::NR) * avx512::NR;
+        let chunk = n.div_ceil(threads).div_ceil(kernel::NR) * kernel::NR;
         (0..n.div_ceil(chunk))
             .into_par_iter()
             .for_each(|t| run((0, m), (t * chunk, ((t + 1) * chunk).min(n))));
     } else {
-        let chunk = m.div_ceil(threads).div_ceil(avx512::MR) * avx512::MR;
+        let rows = kernel::tile_rows();
+        let chunk = m.div_ceil(threads).div_ceil(rows) * rows;
         (0..m.div_ceil(chunk))
             .into_par_iter()
             .for_each(|t| run((t * chunk, ((t + 1) * chunk).min(m)), (0, n)));

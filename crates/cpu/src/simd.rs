@@ -4,6 +4,9 @@
 //! the widest this CPU has. The override picks a narrower one, so that one
 //! machine runs (and its test suite checks) the code that other machines run:
 //! an AVX-512 machine otherwise never executes the AVX2 or `gemm`-crate paths.
+//! The `gemm` crate itself picks its instructions from the CPU alone: on an
+//! AVX-512 machine the products it serves at a narrower level still run its
+//! AVX-512 micro-kernels.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -15,9 +18,11 @@ pub const SIMD_ENV: &str = "CHARRNN_SIMD";
 /// A set of vector instructions the kernels are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SimdLevel {
-    /// AVX-512F: charrnn's own packed GEMM and 16-wide activations.
+    /// AVX-512F: charrnn's own GEMM (8 × 48 tiles) and 16-wide activations.
     Avx512,
-    /// AVX2 with FMA: the `gemm` crate's GEMM and 8-wide activations.
+    /// AVX2 with FMA: charrnn's own GEMM (6 × 48 tiles) for products with a
+    /// packed right-hand side, the `gemm` crate's for the others, and 8-wide
+    /// activations.
     Avx2,
     /// Whatever the target guarantees (SSE2 on x86-64).
     Baseline,

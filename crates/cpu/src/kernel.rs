@@ -1,16 +1,20 @@
-//! A packed single-precision GEMM for AVX-512 (the BLIS loop nest).
+//! charrnn's packed single-precision GEMM (the BLIS loop nest), with a tile
+//! for AVX-512 and one for AVX2 + FMA.
 //!
 //! The `gemm` crate ran a training step's products at about half this
 //! kernel's speed (which is 50–75 % of the FMA peak of a 2-core Xeon). `B` is packed
-//! into `KC × NR` panels that stay in L1 or L2 while `A`, packed into `MR × KC`
-//! panels, streams past them; one micro-kernel keeps an `MR × NR` tile of `C`
-//! in 24 registers. A matrix used for many products (the recurrent weights of
-//! an LSTM, once per step of a sequence) can be packed once ([`PackedB`]).
+//! into `KC × NR` panels that stay in L1 or L2 while `A`, packed into panels of
+//! a tile's rows, streams past them; the AVX-512 tile keeps an `MR × NR` tile of
+//! `C` in 24 registers. A matrix used for many products (the recurrent weights
+//! of an LSTM, once per step of a sequence) can be packed once ([`PackedB`]).
+//! Both tiles share the panels: AVX2's 16 registers hold 6 rows × 16 columns,
+//! so its tile (6 × `NR`) runs as three strips over the panel.
 
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
-/// Rows of `C` per micro-kernel tile.
+/// Most rows of `C` per micro-kernel tile (AVX-512's; AVX2's tile has
+/// [`STRIP_ROWS`]).
 pub(crate) const MR: usize = 8;
 /// 16-lane vectors per row of a micro-kernel tile.
 const NV: usize = 3;
@@ -138,11 +142,11 @@ pub(crate) enum Rhs<'a> {
 /// `i_start..i_end` of `C`; `C` is row-major with row stride `ldc`.
 ///
 /// # Safety
-/// The CPU must support AVX-512F; every element the views reach must be
-/// readable, and the part of `C` written must not be read or written by anyone
-/// else meanwhile.
+/// The CPU must support AVX2 and FMA (and runs the AVX-512 tile when
+/// [`simd_level`](crate::simd_level) says AVX-512); every element the views
+/// reach must be readable, and the part of `C` written must not be read or
+/// written by anyone else meanwhile.
 #[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f")]
 pub(crate) unsafe fn gemm(
     c: *mut f32,
     ldc: usize,
@@ -156,10 +160,15 @@ pub(crate) unsafe fn gemm(
     thread_local! {
         static BUFFERS: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
     }
+    let Kernel {
+        tile,
+        rows: tile_rows,
+    } = Kernel::for_this_cpu();
     // SAFETY (the closure): the caller guarantees the views, the packed
-    // panels and rows/columns of `c` are in bounds, and AVX-512F is present.
+    // panels and rows/columns of `c` are in bounds, and the tile's
+    // instructions are present.
     BUFFERS.with_borrow_mut(|(a_buf, b_buf)| unsafe {
-        let a_len = MC.div_ceil(MR) * MR * KC;
+        let a_len = MC.div_ceil(tile_rows) * tile_rows * KC;
         if a_buf.len() < a_len {
             a_buf.resize(a_len, 0.0);
         }
@@ -186,13 +195,13 @@ pub(crate) unsafe fn gemm(
                 for i0 in (i_start..i_end).step_by(MC) {
                     let mc = MC.min(i_end - i0);
                     if !in_place {
-                        pack_a(a_buf, a, i0, mc, p0, kc);
+                        pack_a(a_buf, tile_rows, a, i0, mc, p0, kc);
                     }
                     for jr in (0..nc).step_by(NR) {
                         let nr = NR.min(nc - jr);
                         let bp = b_panels.add(jr * kc);
-                        for ir in (0..mc).step_by(MR) {
-                            let mr = MR.min(mc - ir);
+                        for ir in (0..mc).step_by(tile_rows) {
+                            let mr = tile_rows.min(mc - ir);
                             // Row r of the tile's A, read at p * step. Rows
                             // past the edge repeat the last one (their
                             // results are not stored).
@@ -201,7 +210,8 @@ pub(crate) unsafe fn gemm(
                                 (std::array::from_fn(row), 1)
                             } else {
                                 let panel = a_buf.as_ptr().add(ir * kc);
-                                (std::array::from_fn(|r| panel.add(r)), MR)
+                                let row = |r: usize| panel.add(r.min(mr - 1));
+                                (std::array::from_fn(row), tile_rows)
                             };
                             let cp = c.add((i0 + ir) * ldc + j0 + jr);
                             let start = match start {
@@ -217,16 +227,25 @@ pub(crate) unsafe fn gemm(
     });
 }
 
-/// Packs rows `i0..i0+mc`, columns `p0..p0+kc` of `a` into `MR`-row panels,
-/// each stored column by column (`MR` values per column), zero-padded.
+/// Packs rows `i0..i0+mc`, columns `p0..p0+kc` of `a` into `width`-row
+/// panels, each stored column by column (`width` values per column),
+/// zero-padded.
 ///
 /// # Safety
 /// Those rows and columns of `a` must be readable.
-unsafe fn pack_a(buf: &mut [f32], a: View, i0: usize, mc: usize, p0: usize, kc: usize) {
-    for (panel, ir) in (0..mc).step_by(MR).enumerate() {
-        let out = &mut buf[panel * MR * kc..(panel + 1) * MR * kc];
-        let rows = MR.min(mc - ir);
-        if rows < MR {
+unsafe fn pack_a(
+    buf: &mut [f32],
+    width: usize,
+    a: View,
+    i0: usize,
+    mc: usize,
+    p0: usize,
+    kc: usize,
+) {
+    for (panel, ir) in (0..mc).step_by(width).enumerate() {
+        let out = &mut buf[panel * width * kc..(panel + 1) * width * kc];
+        let rows = width.min(mc - ir);
+        if rows < width {
             out.fill(0.0);
         }
         if a.cs == 1 {
@@ -234,13 +253,13 @@ unsafe fn pack_a(buf: &mut [f32], a: View, i0: usize, mc: usize, p0: usize, kc: 
                 // SAFETY: the row lies inside `a` (the caller's guarantee).
                 let src = unsafe { std::slice::from_raw_parts(a.at(i0 + ir + r, p0), kc) };
                 for (p, &x) in src.iter().enumerate() {
-                    out[p * MR + r] = x;
+                    out[p * width + r] = x;
                 }
             }
         } else if a.rs == 1 {
             // Stored column by column (a transposed operand): each column of
             // the panel is a contiguous run.
-            for (p, col) in out.chunks_exact_mut(MR).enumerate() {
+            for (p, col) in out.chunks_exact_mut(width).enumerate() {
                 // SAFETY: the run lies inside `a`.
                 let src = unsafe { std::slice::from_raw_parts(a.at(i0 + ir, p0 + p), rows) };
                 col[..rows].copy_from_slice(src);
@@ -249,7 +268,7 @@ unsafe fn pack_a(buf: &mut [f32], a: View, i0: usize, mc: usize, p0: usize, kc: 
             for p in 0..kc {
                 for r in 0..rows {
                     // SAFETY: inside `a`.
-                    out[p * MR + r] = unsafe { *a.at(i0 + ir + r, p0 + p) };
+                    out[p * width + r] = unsafe { *a.at(i0 + ir + r, p0 + p) };
                 }
             }
         }
@@ -286,11 +305,44 @@ unsafe fn pack_b(buf: &mut [f32], b: View, p0: usize, kc: usize, j0: usize, nc: 
     }
 }
 
-/// One `mr × nr` tile of `C` (at most `MR × NR`) from a packed panel of `B`
-/// and `MR` rows of `A`, element `p` of row `r` at `a[r] + p * a_step`.
+/// The micro-kernel this CPU runs: its tile and the rows of `C` it covers.
+#[derive(Clone, Copy)]
+struct Kernel {
+    tile: Tile,
+    rows: usize,
+}
+
+impl Kernel {
+    fn for_this_cpu() -> Self {
+        match crate::simd_level() {
+            crate::SimdLevel::Avx512 => Self {
+                tile: tile_avx512,
+                rows: MR,
+            },
+            _ => Self {
+                tile: tile_avx2,
+                rows: STRIP_ROWS,
+            },
+        }
+    }
+}
+
+/// Rows of `C` per tile on this CPU: the unit in which a product's rows are
+/// split between threads.
+pub(crate) fn tile_rows() -> usize {
+    Kernel::for_this_cpu().rows
+}
+
+/// One `mr × nr` tile of `C` (at most `rows × NR` of its [`Kernel`]) from a
+/// packed panel of `B` and rows of `A`, element `p` of row `r` at
+/// `a[r] + p * a_step` (pointers past `mr` repeat the last row).
+type Tile =
+    unsafe fn(usize, [*const f32; MR], usize, *const f32, *mut f32, usize, usize, usize, Start);
+
+/// The [`Tile`] in 24 AVX-512 registers.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f")]
-unsafe fn tile(
+unsafe fn tile_avx512(
     kc: usize,
     a: [*const f32; MR],
     a_step: usize,
@@ -333,6 +385,182 @@ unsafe fn tile(
                     }
                 };
                 _mm512_mask_storeu_ps(at, mask, y);
+            }
+        }
+    }
+}
+
+/// 8-lane vectors per row of a strip of an AVX2 tile.
+const STRIP_VECS: usize = 2;
+/// Columns of a strip.
+const STRIP_COLS: usize = 8 * STRIP_VECS;
+/// Rows of an AVX2 tile: 12 accumulators, 2 vectors of `B` and a broadcast
+/// of `A` fit AVX2's 16 registers.
+const STRIP_ROWS: usize = 6;
+
+/// The [`Tile`] on AVX2 + FMA (at most [`STRIP_ROWS`] rows), as three
+/// strips of 16 columns over the panel.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_avx2(
+    kc: usize,
+    a: [*const f32; MR],
+    a_step: usize,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    mr: usize,
+    nr: usize,
+    start: Start,
+) {
+    for j0 in (0..nr).step_by(STRIP_COLS) {
+        let start = match start {
+            Start::Bias(bias) => Start::Bias(bias.wrapping_add(j0)),
+            other => other,
+        };
+        let (b, c, cols) = (b.wrapping_add(j0), c.wrapping_add(j0), nr - j0);
+        // SAFETY: the caller's guarantees for the tile cover its strips.
+        unsafe {
+            match mr {
+                1 => strip_avx2::<1>(kc, &a, a_step, b, c, ldc, cols, start),
+                2 => strip_avx2::<2>(kc, &a, a_step, b, c, ldc, cols, start),
+                3 => strip_avx2::<3>(kc, &a, a_step, b, c, ldc, cols, start),
+                4 => strip_avx2::<4>(kc, &a, a_step, b, c, ldc, cols, start),
+                5 => strip_avx2::<5>(kc, &a, a_step, b, c, ldc, cols, start),
+                _ => strip_avx2::<STRIP_ROWS>(kc, &a, a_step, b, c, ldc, cols, start),
+            }
+        }
+    }
+}
+
+/// `R` rows × columns `..cols.min(16)` of `C` from the first `R` rows of `A`
+/// and columns `0..16` of the panel at `b` (row stride `NR`).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn strip_avx2<const R: usize>(
+    kc: usize,
+    a: &[*const f32],
+    a_step: usize,
+    b: *const f32,
+    c: *mut f32,
+    ldc: usize,
+    cols: usize,
+    start: Start,
+) {
+    let a: [*const f32; R] = std::array::from_fn(|r| a[r]);
+    // SAFETY: AVX2 and FMA are enabled for this function, and the caller
+    // guarantees that the panel, the rows of `A` and the strip of `C` are in
+    // bounds.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); STRIP_VECS]; R];
+        let step = |acc: &mut [[__m256; STRIP_VECS]; R], p: usize| {
+            let b0 = _mm256_loadu_ps(b.add(p * NR));
+            let b1 = _mm256_loadu_ps(b.add(p * NR + 8));
+            for (r, row) in acc.iter_mut().enumerate() {
+                let x = _mm256_broadcast_ss(&*a[r].add(p * a_step));
+                row[0] = _mm256_fmadd_ps(x, b0, row[0]);
+                row[1] = _mm256_fmadd_ps(x, b1, row[1]);
+            }
+        };
+        // Four steps a turn: the loop's own counting no longer competes with
+        // the loads and FMAs (BENCHMARKS.md).
+        let mut p = 0;
+        while p + 4 <= kc {
+            step(&mut acc, p);
+            step(&mut acc, p + 1);
+            step(&mut acc, p + 2);
+            step(&mut acc, p + 3);
+            p += 4;
+        }
+        for p in p..kc {
+            step(&mut acc, p);
+        }
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for (r, row) in acc.iter().enumerate() {
+            let dst = c.add(r * ldc);
+            for (v, &y) in row.iter().enumerate() {
+                let lanes = cols.saturating_sub(8 * v).min(8);
+                if lanes == 0 {
+                    break;
+                }
+                // Lanes past the strip are neither read nor written, even
+                // past the end of `C`.
+                let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes as i32), lane);
+                let at = dst.wrapping_add(8 * v);
+                let y = match start {
+                    Start::Zero => y,
+                    Start::Accumulate => _mm256_add_ps(y, _mm256_maskload_ps(at, mask)),
+                    Start::Bias(bias) => {
+                        _mm256_add_ps(y, _mm256_maskload_ps(bias.wrapping_add(8 * v), mask))
+                    }
+                };
+                _mm256_maskstore_ps(at, mask, y);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each start (zero, accumulate, bias) over ragged rows, columns and
+    /// depths, with `B` strided and packed, on this run's tile (the crate's
+    /// tests rerun at every SIMD level this CPU has).
+    #[test]
+    fn the_tile_of_this_level_matches_the_definition() {
+        if crate::simd_level() == crate::SimdLevel::Baseline {
+            return; // No tile at this level: the `gemm` crate serves it.
+        }
+        for (m, k, n) in [
+            (1, 3, 5),
+            (5, 17, 49),
+            (7, 600, 100),
+            (13, 64, 16),
+            (6, 1, 47),
+        ] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
+                .collect();
+            let bias: Vec<f32> = (0..n).map(|j| j as f32 - 3.0).collect();
+            let dot = |i: usize, j: usize| (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f32>();
+            let a_view = View {
+                ptr: a.as_ptr(),
+                rs: k,
+                cs: 1,
+            };
+            let b_view = View {
+                ptr: b.as_ptr(),
+                rs: n,
+                cs: 1,
+            };
+            // SAFETY: the views cover `a` and `b`; `c` holds m×n floats.
+            let packed = unsafe { pack(b_view, k, n) };
+            for rhs in [Rhs::Strided(b_view), Rhs::Packed(&packed)] {
+                let starts = [
+                    (Start::Zero, 0.0),
+                    (Start::Accumulate, 2.0),
+                    (Start::Bias(bias.as_ptr()), 0.0),
+                ];
+                for (start, before) in starts {
+                    let mut c = vec![before; m * n];
+                    unsafe { gemm(c.as_mut_ptr(), n, a_view, rhs, k, (0, m), (0, n), start) };
+                    for (at, &got) in c.iter().enumerate() {
+                        let (i, j) = (at / n, at % n);
+                        let added = match start {
+                            Start::Bias(_) => bias[j],
+                            _ => before,
+                        };
+                        let want = dot(i, j) + added;
+                        assert!(
+                            (got - want).abs() <= 1e-4 * (1.0 + k as f32 + want.abs()),
+                            "{m}×{k}×{n} at ({i}, {j}): {got} vs {want}"
+                        );
+                    }
+                }
             }
         }
     }
