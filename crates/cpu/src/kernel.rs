@@ -483,18 +483,23 @@ unsafe fn strip_avx2<const R: usize>(
                 if lanes == 0 {
                     break;
                 }
-                // Lanes past the strip are neither read nor written, even
-                // past the end of `C`.
-                let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes as i32), lane);
                 let at = dst.wrapping_add(8 * v);
-                let y = match start {
-                    Start::Zero => y,
-                    Start::Accumulate => _mm256_add_ps(y, _mm256_maskload_ps(at, mask)),
-                    Start::Bias(bias) => {
-                        _mm256_add_ps(y, _mm256_maskload_ps(bias.wrapping_add(8 * v), mask))
-                    }
+                let from = match start {
+                    Start::Zero => None,
+                    Start::Accumulate => Some(at.cast_const()),
+                    Start::Bias(bias) => Some(bias.wrapping_add(8 * v)),
                 };
-                _mm256_maskstore_ps(at, mask, y);
+                if lanes == 8 {
+                    // Whole vectors without masks: AVX2's masked moves are slow.
+                    let y = from.map_or(y, |from| _mm256_add_ps(y, _mm256_loadu_ps(from)));
+                    _mm256_storeu_ps(at, y);
+                } else {
+                    // Lanes past the strip are neither read nor written, even
+                    // past the end of `C`.
+                    let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(lanes as i32), lane);
+                    let y = from.map_or(y, |from| _mm256_add_ps(y, _mm256_maskload_ps(from, mask)));
+                    _mm256_maskstore_ps(at, mask, y);
+                }
             }
         }
     }
