@@ -17,20 +17,23 @@ if [ -z "$common" ]; then
     exit 1
 fi
 rm -rf "$work/gemm-common"
-mkdir -p "$work/src"
+mkdir -p "$work"
 cp -r "$common" "$work/gemm-common"
 sed -i 's/\$crate::feature_detected!("avx512f")/false/g' "$work/gemm-common/src/gemm.rs"
 if grep -q 'feature_detected!("avx512f")' "$work/gemm-common/src/gemm.rs"; then
     echo "gemm-compare: could not cut the AVX-512 branch out of gemm-common" >&2
     exit 1
 fi
-cp "$repo/xtask/scripts/gemm-avx2-compare/main.rs" "$work/src/main.rs"
 cat > "$work/Cargo.toml" <<TOML
 [package]
 name = "gemm-avx2-compare"
 version = "0.1.0"
 edition = "2021"
 publish = false
+
+[[bin]]
+name = "gemm-avx2-compare"
+path = "$repo/xtask/scripts/gemm-avx2-compare/main.rs"
 
 [dependencies]
 gemm = { version = "0.19", features = ["rayon"] }

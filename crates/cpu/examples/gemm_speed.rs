@@ -2,9 +2,11 @@
 //! (seed config: batch 128, seq 100, 2×512, vocab 4,339; small: 32, 64, 2×256)
 //! and a generation step of the seed model over many streams.
 //! `cargo run --release -p charrnn-cpu --example gemm_speed [NAME-FILTER]`
-use std::time::Instant;
-
 use charrnn_cpu::{matmul, matmul_packed, Mat, Output, PackedRhs};
+
+#[path = "support/timing.rs"]
+mod timing;
+use timing::seconds_per_call as time;
 
 /// The `rows × cols` operand in `x`, stored transposed when `t`.
 fn mat(x: &[f32], rows: usize, cols: usize, t: bool) -> Mat<'_> {
@@ -13,23 +15,6 @@ fn mat(x: &[f32], rows: usize, cols: usize, t: bool) -> Mat<'_> {
     } else {
         Mat::new(x, rows, cols)
     }
-}
-
-fn time(flop: f64, mut f: impl FnMut()) -> f64 {
-    for _ in 0..3 {
-        f();
-    }
-    // The best of five batches: this host's neighbours come and go.
-    let reps = ((4e9 / flop) as usize).clamp(1, 2_000);
-    (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            t.elapsed().as_secs_f64() / reps as f64
-        })
-        .fold(f64::INFINITY, f64::min)
 }
 
 fn main() {

@@ -218,7 +218,18 @@ pub(crate) unsafe fn gemm(
                                 Start::Bias(bias) => Start::Bias(bias.add(j0 + jr)),
                                 other => other,
                             };
-                            tile(kc, rows, step, bp, cp, ldc, mr, nr, start);
+                            let job = TileJob {
+                                kc,
+                                a: rows,
+                                a_step: step,
+                                b: bp,
+                                c: cp,
+                                ldc,
+                                mr,
+                                nr,
+                                start,
+                            };
+                            tile(job);
                         }
                     }
                 }
@@ -333,16 +344,12 @@ pub(crate) fn tile_rows() -> usize {
     Kernel::for_this_cpu().rows
 }
 
-/// One `mr × nr` tile of `C` (at most `rows × NR` of its [`Kernel`]) from a
-/// packed panel of `B` and rows of `A`, element `p` of row `r` at
-/// `a[r] + p * a_step` (pointers past `mr` repeat the last row).
-type Tile =
-    unsafe fn(usize, [*const f32; MR], usize, *const f32, *mut f32, usize, usize, usize, Start);
-
-/// The [`Tile`] in 24 AVX-512 registers.
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f")]
-unsafe fn tile_avx512(
+/// One tile of work: `mr × nr` of `C` at `c` (row stride `ldc`, at most
+/// `rows × NR` of the [`Kernel`]) from `kc` rows of a packed panel of `B` at
+/// `b` and rows of `A`, element `p` of row `r` at `a[r] + p * a_step`
+/// (pointers past `mr` repeat the last row).
+#[derive(Clone, Copy)]
+struct TileJob {
     kc: usize,
     a: [*const f32; MR],
     a_step: usize,
@@ -352,7 +359,29 @@ unsafe fn tile_avx512(
     mr: usize,
     nr: usize,
     start: Start,
-) {
+}
+
+/// Runs a [`TileJob`].
+///
+/// # Safety
+/// The tile's instructions must be present; the panel, the rows of `A` and
+/// the tile of `C` must be in bounds, and the tile ours alone.
+type Tile = unsafe fn(TileJob);
+
+/// The [`Tile`] in 24 AVX-512 registers.
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_avx512(job: TileJob) {
+    let TileJob {
+        kc,
+        a,
+        a_step,
+        b,
+        c,
+        ldc,
+        mr,
+        nr,
+        start,
+    } = job;
     // SAFETY: AVX-512F is enabled for this function, and the caller
     // guarantees that the panels and the tile it points into are in bounds.
     unsafe {
@@ -400,54 +429,48 @@ const STRIP_ROWS: usize = 6;
 
 /// The [`Tile`] on AVX2 + FMA (at most [`STRIP_ROWS`] rows), as three
 /// strips of 16 columns over the panel.
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile_avx2(
-    kc: usize,
-    a: [*const f32; MR],
-    a_step: usize,
-    b: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    mr: usize,
-    nr: usize,
-    start: Start,
-) {
-    for j0 in (0..nr).step_by(STRIP_COLS) {
-        let start = match start {
-            Start::Bias(bias) => Start::Bias(bias.wrapping_add(j0)),
-            other => other,
+unsafe fn tile_avx2(job: TileJob) {
+    for j0 in (0..job.nr).step_by(STRIP_COLS) {
+        let strip = TileJob {
+            b: job.b.wrapping_add(j0),
+            c: job.c.wrapping_add(j0),
+            nr: job.nr - j0,
+            start: match job.start {
+                Start::Bias(bias) => Start::Bias(bias.wrapping_add(j0)),
+                other => other,
+            },
+            ..job
         };
-        let (b, c, cols) = (b.wrapping_add(j0), c.wrapping_add(j0), nr - j0);
         // SAFETY: the caller's guarantees for the tile cover its strips.
         unsafe {
-            match mr {
-                1 => strip_avx2::<1>(kc, &a, a_step, b, c, ldc, cols, start),
-                2 => strip_avx2::<2>(kc, &a, a_step, b, c, ldc, cols, start),
-                3 => strip_avx2::<3>(kc, &a, a_step, b, c, ldc, cols, start),
-                4 => strip_avx2::<4>(kc, &a, a_step, b, c, ldc, cols, start),
-                5 => strip_avx2::<5>(kc, &a, a_step, b, c, ldc, cols, start),
-                _ => strip_avx2::<STRIP_ROWS>(kc, &a, a_step, b, c, ldc, cols, start),
+            match job.mr {
+                1 => strip_avx2::<1>(strip),
+                2 => strip_avx2::<2>(strip),
+                3 => strip_avx2::<3>(strip),
+                4 => strip_avx2::<4>(strip),
+                5 => strip_avx2::<5>(strip),
+                _ => strip_avx2::<STRIP_ROWS>(strip),
             }
         }
     }
 }
 
-/// `R` rows × columns `..cols.min(16)` of `C` from the first `R` rows of `A`
-/// and columns `0..16` of the panel at `b` (row stride `NR`).
-#[allow(clippy::too_many_arguments)]
+/// Rows `..R` × columns `..nr.min(16)` of the job's tile, from columns
+/// `0..16` of its panel.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn strip_avx2<const R: usize>(
-    kc: usize,
-    a: &[*const f32],
-    a_step: usize,
-    b: *const f32,
-    c: *mut f32,
-    ldc: usize,
-    cols: usize,
-    start: Start,
-) {
-    let a: [*const f32; R] = std::array::from_fn(|r| a[r]);
+unsafe fn strip_avx2<const R: usize>(job: TileJob) {
+    let TileJob {
+        kc,
+        a_step,
+        b,
+        c,
+        ldc,
+        nr: cols,
+        start,
+        ..
+    } = job;
+    let a: [*const f32; R] = std::array::from_fn(|r| job.a[r]);
     // SAFETY: AVX2 and FMA are enabled for this function, and the caller
     // guarantees that the panel, the rows of `A` and the strip of `C` are in
     // bounds.

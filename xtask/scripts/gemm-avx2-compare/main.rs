@@ -2,20 +2,9 @@
 //! (FMA) path, alternating in one binary; built by `gemm-avx2-compare.sh`
 //! against a gemm-common without its AVX-512 branch.
 use charrnn_cpu::{matmul_packed, matmul_packed_in_thread, Mat, Output, PackedRhs};
-use std::time::Instant;
-
-/// Seconds per call: the best of 7 batches of `reps` calls.
-fn best(mut f: impl FnMut(), reps: usize) -> f64 {
-    (0..7)
-        .map(|_| {
-            let t = Instant::now();
-            for _ in 0..reps {
-                f();
-            }
-            t.elapsed().as_secs_f64() / reps as f64
-        })
-        .fold(f64::INFINITY, f64::min)
-}
+#[path = "../../../crates/cpu/examples/support/timing.rs"]
+mod timing;
+use timing::seconds_per_call;
 
 fn main() {
     assert_eq!(
@@ -53,7 +42,6 @@ fn main() {
         let b: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 * 0.1).collect();
         let (mut c_gemm, mut c_ours) = (vec![0.0f32; m * n], vec![0.0f32; m * n]);
         let flop = 2.0 * (m * k * n) as f64;
-        let reps = ((2e9 / flop) as usize).max(1);
         let packed = PackedRhs::new(Mat::new(&b, k, n));
         let a_rows = Mat::new(&a, m, k);
         let mut gemm_crate = || {
@@ -91,8 +79,8 @@ fn main() {
         };
         let (mut t_gemm, mut t_ours) = (f64::INFINITY, f64::INFINITY);
         for _ in 0..3 {
-            t_gemm = t_gemm.min(best(&mut gemm_crate, reps));
-            t_ours = t_ours.min(best(&mut ours, reps));
+            t_gemm = t_gemm.min(seconds_per_call(flop, &mut gemm_crate));
+            t_ours = t_ours.min(seconds_per_call(flop, &mut ours));
         }
         println!(
             "{m:>4} × {k:>5} × {n:>5}   gemm crate (FMA) {:6.1}   charrnn (AVX2 tile) {:6.1}   charrnn ÷ gemm {:.2}",
