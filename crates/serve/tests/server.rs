@@ -459,6 +459,10 @@ async fn the_page_streams_text_in_a_real_browser() {
         "text appeared while generating: {seen}"
     );
     assert!(
+        seen["updates"].as_u64().unwrap() >= 2,
+        "the text grew in steps, not at once: {seen}"
+    );
+    assert!(
         seen["status"]
             .as_str()
             .unwrap()
