@@ -51,6 +51,16 @@ impl From<bool> for Start {
     }
 }
 
+impl Start {
+    /// The start of the part of `C` that begins `cols` columns further on.
+    fn offset(self, cols: usize) -> Self {
+        match self {
+            Start::Bias(bias) => Start::Bias(bias.wrapping_add(cols)),
+            other => other,
+        }
+    }
+}
+
 // SAFETY: the bias is only read, while the caller borrows its slice.
 unsafe impl Send for Start {}
 unsafe impl Sync for Start {}
@@ -214,10 +224,6 @@ pub(crate) unsafe fn gemm(
                                 (std::array::from_fn(row), tile_rows)
                             };
                             let cp = c.add((i0 + ir) * ldc + j0 + jr);
-                            let start = match start {
-                                Start::Bias(bias) => Start::Bias(bias.add(j0 + jr)),
-                                other => other,
-                            };
                             let job = TileJob {
                                 kc,
                                 a: rows,
@@ -227,7 +233,7 @@ pub(crate) unsafe fn gemm(
                                 ldc,
                                 mr,
                                 nr,
-                                start,
+                                start: start.offset(j0 + jr),
                             };
                             tile(job);
                         }
@@ -436,10 +442,7 @@ unsafe fn tile_avx2(job: TileJob) {
             b: job.b.wrapping_add(j0),
             c: job.c.wrapping_add(j0),
             nr: job.nr - j0,
-            start: match job.start {
-                Start::Bias(bias) => Start::Bias(bias.wrapping_add(j0)),
-                other => other,
-            },
+            start: job.start.offset(j0),
             ..job
         };
         // SAFETY: the caller's guarantees for the tile cover its strips.
@@ -547,14 +550,9 @@ mod tests {
             (13, 64, 16),
             (6, 1, 47),
         ] {
-            let a: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
-                .collect();
+            let (a, b) = crate::tests::operands(m, k, n);
+            let want = crate::tests::naive(&a, &b, m, k, n);
             let bias: Vec<f32> = (0..n).map(|j| j as f32 - 3.0).collect();
-            let dot = |i: usize, j: usize| (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f32>();
             let a_view = View {
                 ptr: a.as_ptr(),
                 rs: k,
@@ -568,26 +566,26 @@ mod tests {
             // SAFETY: the views cover `a` and `b`; `c` holds m×n floats.
             let packed = unsafe { pack(b_view, k, n) };
             for rhs in [Rhs::Strided(b_view), Rhs::Packed(&packed)] {
+                // Zero and a bias start must not read `C`: it holds NaN.
                 let starts = [
-                    (Start::Zero, 0.0),
+                    (Start::Zero, f32::NAN),
                     (Start::Accumulate, 2.0),
-                    (Start::Bias(bias.as_ptr()), 0.0),
+                    (Start::Bias(bias.as_ptr()), f32::NAN),
                 ];
                 for (start, before) in starts {
                     let mut c = vec![before; m * n];
                     unsafe { gemm(c.as_mut_ptr(), n, a_view, rhs, k, (0, m), (0, n), start) };
-                    for (at, &got) in c.iter().enumerate() {
-                        let (i, j) = (at / n, at % n);
-                        let added = match start {
-                            Start::Bias(_) => bias[j],
-                            _ => before,
-                        };
-                        let want = dot(i, j) + added;
-                        assert!(
-                            (got - want).abs() <= 1e-4 * (1.0 + k as f32 + want.abs()),
-                            "{m}×{k}×{n} at ({i}, {j}): {got} vs {want}"
-                        );
-                    }
+                    let added = |j: usize| match start {
+                        Start::Zero => 0.0,
+                        Start::Accumulate => before,
+                        Start::Bias(_) => bias[j],
+                    };
+                    let expected: Vec<f32> = want
+                        .iter()
+                        .enumerate()
+                        .map(|(at, w)| w + added(at % n))
+                        .collect();
+                    crate::tests::assert_close(&c, &expected, k, 0.0, &format!("{m}×{k}×{n}"));
                 }
             }
         }

@@ -1,10 +1,11 @@
 //! CPU arithmetic shared by charrnn's training kernels and its sampler: a
 //! row-major GEMM and the gate activations.
 //!
-//! On CPUs with AVX-512 or AVX2 + FMA the GEMM is charrnn's own packed kernel
-//! (`kernel.rs`, faster than the `gemm` crate on a training step's products
-//! and on many streams' generation steps; BENCHMARKS.md); at the baseline
-//! level, and for vector-matrix products, it is the `gemm` crate. Large products are split across rayon's threads.
+//! The GEMM is charrnn's own packed kernel (`kernel.rs`; BENCHMARKS.md) on
+//! AVX-512, and on AVX2 + FMA for a right-hand side packed once
+//! ([`PackedRhs`]: recurrent steps, many streams' generation steps); the
+//! `gemm` crate serves the other products and vector-matrix products. Large
+//! products are split across rayon's threads.
 //! [`simd_level`] says which instructions run, and `CHARRNN_SIMD` narrows them
 //! (see [`SimdLevel`]).
 #![warn(missing_docs)]
@@ -608,7 +609,7 @@ mod tests {
         rerun_tests_at_other_levels("kernels_at_every_simd_level");
     }
 
-    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    pub(crate) fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
         let mut out = vec![0.0; m * n];
         for i in 0..m {
             for j in 0..n {
@@ -637,7 +638,7 @@ mod tests {
         t
     }
 
-    fn operands(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
+    pub(crate) fn operands(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
         let a = (0..m * k)
             .map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0)
             .collect();
@@ -647,7 +648,7 @@ mod tests {
         (a, b)
     }
 
-    fn assert_close(got: &[f32], want: &[f32], k: usize, offset: f32, what: &str) {
+    pub(crate) fn assert_close(got: &[f32], want: &[f32], k: usize, offset: f32, what: &str) {
         for (i, (d, w)) in got.iter().zip(want).enumerate() {
             let w = w + offset;
             assert!(

@@ -155,22 +155,31 @@ fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
 /// (`z` is overwritten with the activations); many streams' gates are split
 /// across `team`, between products that are.
 fn apply_gates(team: &mut Team, z: &mut [f32], c: &mut [f32], h: &mut [f32], hidden: usize) {
-    let many = c.len() >= PARALLEL_STREAMS * hidden;
     let rows = z
         .chunks_exact_mut(4 * hidden)
         .zip(c.chunks_exact_mut(hidden))
         .zip(h.chunks_exact_mut(hidden));
-    if !many {
-        rows.for_each(|((z, c), h)| lstm_cell(z, c, h));
-    } else {
-        let mut rows: Vec<_> = rows.collect();
-        team.for_each(&mut rows, |((z, c), h)| lstm_cell(z, c, h));
-    }
+    per_stream(team, rows, |((z, c), h)| lstm_cell(z, c, h));
 }
 
 /// Streams from which the gates and the draws are split across the team
 /// (below, handing work to the other threads costs more than it saves).
 const PARALLEL_STREAMS: usize = 8;
+
+/// Runs `work` on each stream's item, split across `team` from
+/// [`PARALLEL_STREAMS`] items on.
+fn per_stream<I>(team: &mut Team, items: I, work: impl Fn(&mut I::Item) + Sync)
+where
+    I: ExactSizeIterator,
+    I::Item: Send,
+{
+    if items.len() < PARALLEL_STREAMS {
+        items.for_each(|mut item| work(&mut item));
+    } else {
+        let mut items: Vec<_> = items.collect();
+        team.for_each(&mut items, work);
+    }
+}
 
 impl Engine {
     /// Copies the weights of `model` (on any backend) into plain memory; one
@@ -342,16 +351,10 @@ impl Engine {
     /// pass over its logits, would otherwise keep the other cores waiting.
     pub fn each_stream<T: Send>(&mut self, items: &mut [T], pick: impl Fn(&mut T, &[f32]) + Sync) {
         assert!(items.len() <= self.streams, "more items than streams");
-        let many = items.len() >= PARALLEL_STREAMS;
         let rows = items
             .iter_mut()
             .zip(self.logits.chunks_exact(self.vocab_size));
-        if !many {
-            rows.for_each(|(item, row)| pick(item, row));
-        } else {
-            let mut rows: Vec<_> = rows.collect();
-            self.team.for_each(&mut rows, |(item, row)| pick(item, row));
-        }
+        per_stream(&mut self.team, rows, |(item, row)| pick(item, row));
     }
 
     /// Every stream's logits from its top layer's hidden state, in full.

@@ -67,6 +67,13 @@ struct Stream {
     text: String,
 }
 
+impl Stream {
+    /// Whether the whole prime has been fed: from then on each step draws.
+    fn prime_read(&self) -> bool {
+        self.fed >= self.job.prime.len()
+    }
+}
+
 /// Runs until `Message::Shutdown` or until every sender is gone.
 pub fn run(mut engine: Engine, vocab: Vocab, messages: mpsc::Receiver<Message>) {
     let mut streams: Vec<Stream> = Vec::new();
@@ -109,7 +116,7 @@ pub fn run(mut engine: Engine, vocab: Vocab, messages: mpsc::Receiver<Message>) 
         // The draws run on all the engine's threads; what they feed and send
         // follows in order.
         engine.each_stream(&mut streams, |s, row| {
-            if s.fed >= s.job.prime.len() {
+            if s.prime_read() {
                 s.next = s.draws.pick(row);
             }
         });
@@ -146,7 +153,7 @@ fn join(engine: &mut Engine, streams: &mut Vec<Stream>, job: Job) {
 /// Feeds the next prime character, or, once the prime is read, takes the
 /// character just drawn into `s.next`.
 fn advance(s: &mut Stream, vocab: &Vocab) {
-    if s.fed < s.job.prime.len() {
+    if !s.prime_read() {
         s.next = s.job.prime[s.fed];
         s.fed += 1;
         return;
