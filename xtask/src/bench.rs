@@ -100,6 +100,8 @@ fn measure(cmd: &mut Command) -> Result<Measured> {
     let mut status = 0;
     // SAFETY: plain syscall on our own child; `usage` is written by the kernel.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above: `pid` is our own child, and `status` and `usage` are
+    // valid for the kernel to write.
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     if r < 0 {
         bail!("wait4 failed: {}", std::io::Error::last_os_error());

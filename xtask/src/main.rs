@@ -6,6 +6,7 @@
 
 mod bench;
 mod fetch;
+mod test;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,8 +53,10 @@ enum Task {
         #[arg(long, default_value = "data")]
         dest: PathBuf,
     },
-    /// Run the test suite: `cargo test --workspace ARGS...`, fetching the
-    /// corpora into data/ first when no folder holds them.
+    /// Set up what the tests need (Debian packages as root or with sudo, npm
+    /// packages into the test folder), run `cargo test --workspace ARGS...`,
+    /// then, without ARGS, the kernel tests again on one thread and under
+    /// valgrind.
     Test {
         /// Arguments for `cargo test` (e.g. a test name filter).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -89,7 +92,7 @@ fn run(task: Task) -> Result<()> {
             overrides,
         } => pipeline(&config, &device, &overrides),
         Task::FetchData { dest } => fetch::fetch_all(&dest),
-        Task::Test { args } => test(&args),
+        Task::Test { args } => test::test(&args),
         Task::Build => build().map(|_| ()),
         Task::Bench(args) => bench::bench(&args),
     }
@@ -100,7 +103,7 @@ fn run(task: Task) -> Result<()> {
 /// folder share this binary too); else the one it was built in; or, for a
 /// prebuilt xtask carried to another machine (GPU machines here have no Rust
 /// toolchain), the current directory when the build path does not exist there.
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let xtask_dir = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
@@ -129,26 +132,11 @@ fn build() -> Result<PathBuf> {
     Ok(target.join("release").join("charrnn"))
 }
 
-fn cargo() -> String {
+pub(crate) fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-/// `cargo test --workspace`, after fetching the corpora when they are missing.
-fn test(args: &[String]) -> Result<()> {
-    let root = workspace_root();
-    if let Err(tried) = charrnn_corpus::find_standard_data_dir(&root) {
-        eprintln!("xtask: the corpora are in none of {tried:?}; fetching them into data/");
-        fetch::fetch_all(&root.join("data"))?;
-    }
-    status(
-        Command::new(cargo())
-            .current_dir(&root)
-            .args(["test", "--workspace"])
-            .args(args),
-    )
-}
-
-fn status(cmd: &mut Command) -> Result<()> {
+pub(crate) fn status(cmd: &mut Command) -> Result<()> {
     let st = cmd
         .status()
         .with_context(|| format!("cannot run {cmd:?}"))?;

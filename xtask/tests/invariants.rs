@@ -174,7 +174,19 @@ fn root(manifest: &Path) -> PathBuf {
 
 #[test]
 fn unsafe_code_stays_where_it_is_allowed() {
+    let workspace_manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let workspace_lints =
+        std::fs::read_to_string(workspace_manifest).expect("the workspace manifest");
+    assert!(
+        workspace_lints.contains("undocumented_unsafe_blocks = \"deny\""),
+        "the workspace denies unsafe blocks without a SAFETY comment"
+    );
     for (name, (_, manifest)) in crates() {
+        let lints = std::fs::read_to_string(&manifest).expect("read the crate manifest");
+        assert!(
+            lints.contains("[lints]\nworkspace = true"),
+            "{name} takes the workspace's lints ([lints] workspace = true)"
+        );
         let text = std::fs::read_to_string(root(&manifest)).expect("read the crate root");
         if MAY_BE_UNSAFE.contains(&name.as_str()) {
             assert!(

@@ -55,7 +55,7 @@ pub fn cmd_chat(args: ChatArgs) -> anyhow::Result<()> {
         }
         let _ = editor.add_history_entry(line.as_str());
         if let Some(command) = line.strip_prefix('/') {
-            match set_option(&mut options, command) {
+            match set_option(&mut options, command, &generator) {
                 Ok(said) => println!("{said}"),
                 Err(e) => println!("{e}"),
             }
@@ -78,7 +78,11 @@ pub fn cmd_chat(args: ChatArgs) -> anyhow::Result<()> {
 }
 
 /// Applies `/name value`; returns what the options are now.
-fn set_option(options: &mut SampleOptions, command: &str) -> Result<String, String> {
+fn set_option(
+    options: &mut SampleOptions,
+    command: &str,
+    generator: &Generator,
+) -> Result<String, String> {
     let mut words = command.split_whitespace();
     let (name, value) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let bad = |what: &str| format!("/{name} takes {what}, e.g. /{name} {}", example(name));
@@ -93,6 +97,9 @@ fn set_option(options: &mut SampleOptions, command: &str) -> Result<String, Stri
         _ => return Err(format!("unknown command /{name}: {HELP}")),
     }
     next.validate().map_err(|e| e.to_string())?;
+    crate::memory_limits()
+        .check(generator.bytes_per_stream(), &next, 1)
+        .map_err(|e| e.to_string())?;
     *options = next;
     Ok(format!(
         "temperature {}, top-n {}, length {}, seed {}",

@@ -121,13 +121,22 @@ impl std::fmt::Display for Adapter {
     }
 }
 
-/// Every adapter wgpu can use here, without opening any of them.
+/// Every adapter wgpu can use for compute here (Vulkan, Metal, DirectX: not
+/// OpenGL, which burn does not compute on), without opening any of them.
+/// Drivers print to stderr as they are probed (Mesa without a display says
+/// `XDG_RUNTIME_DIR is invalid`); that goes to the debug log, not the user.
 fn wgpu_adapters() -> Vec<Adapter> {
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
-        backends: wgpu::Backends::all(),
-        ..wgpu::InstanceDescriptor::new_without_display_handle()
+    let (adapters, said) = with_stderr_held(|| {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends: wgpu::Backends::PRIMARY,
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY))
     });
-    futures_lite::future::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+    if !said.trim().is_empty() {
+        tracing::debug!("the GPU drivers said while probed: {}", said.trim());
+    }
+    adapters
         .into_iter()
         .map(|adapter| {
             let info = adapter.get_info();
@@ -139,6 +148,36 @@ fn wgpu_adapters() -> Vec<Adapter> {
         })
         .collect()
 }
+
+/// Runs `probe` with this process's stderr (file descriptor 2) sent to a
+/// temporary file; returns its result and what was written there meanwhile.
+/// Where stderr cannot be redirected, runs it as it is.
+fn with_stderr_held<T>(probe: impl FnOnce() -> T) -> (T, String) {
+    use std::io::{Read, Seek};
+    use std::os::fd::AsRawFd;
+    let Ok(mut held) = tempfile::tempfile() else {
+        return (probe(), String::new());
+    };
+    // SAFETY: dup only duplicates descriptor 2, which is open for the life of
+    // the process; the copy is closed below.
+    let saved = unsafe { libc::dup(2) };
+    // SAFETY: both descriptors are open: `held` lives until after the
+    // restore below, and dup2 replaces descriptor 2 atomically.
+    if saved < 0 || unsafe { libc::dup2(held.as_raw_fd(), 2) } < 0 {
+        return (probe(), String::new());
+    }
+    let result = probe();
+    // SAFETY: `saved` is the descriptor dup returned above; dup2 puts it back
+    // as descriptor 2, then the copy is closed once.
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+    let mut said = String::new();
+    let _ = held.rewind().and_then(|_| held.read_to_string(&mut said));
+    (result, said)
+}
+
 /// Counts usable CUDA devices by asking the driver directly, so a machine without
 /// one gets a reason instead of a panic from deep inside the backend.
 #[cfg(feature = "cuda")]

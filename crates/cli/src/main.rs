@@ -436,8 +436,15 @@ fn with_flag(e: SampleError) -> anyhow::Error {
             let flag = invalid.key.replace('_', "-");
             anyhow::anyhow!("{e}; set it with --{flag}")
         }
+        SampleError::TooBig { .. } => anyhow::anyhow!("{e} (--num-samples, --length)"),
         _ => e.into(),
     }
+}
+
+/// What a generation may take here: the memory available now.
+pub(crate) fn memory_limits() -> charrnn::sample::Limits {
+    let available = charrnn::train::memory::available_memory().unwrap_or(u64::MAX);
+    charrnn::sample::Limits::memory(available)
 }
 
 fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
@@ -461,6 +468,9 @@ fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
     };
     let mut generator = Generator::new(Engine::from_model(&model), meta.vocab.clone())?;
     generator.check(&options).map_err(with_flag)?;
+    memory_limits()
+        .check(generator.bytes_per_stream(), &options, args.num_samples)
+        .map_err(with_flag)?;
     tracing::info!("sampling from {}", meta.dir.display());
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -151,6 +151,36 @@ fn bad_corpora_are_named() {
     let missing = tmp.path().join("missing.toml");
     std::fs::write(&missing, "[data]\ncorpus = \"no-such-corpus.txt\"\n").unwrap();
     t(missing.to_str().unwrap(), "no-such-corpus.txt");
+    // A start refused on its inputs leaves nothing behind: no run folder,
+    // and no lock file in a folder that was there before.
+    let new_run = tmp.path().join("runs/new");
+    let kept = tmp.path().join("kept");
+    std::fs::create_dir(&kept).unwrap();
+    for out_dir in [&new_run, &kept] {
+        let set = format!("train.out_dir={:?}", out_dir.display().to_string());
+        let out = charrnn(
+            &[
+                "train",
+                "--config",
+                missing.to_str().unwrap(),
+                "--device",
+                "cpu",
+                "--set",
+                &set,
+            ],
+            tmp.path(),
+        );
+        assert_fails(&out, "no-such-corpus.txt");
+    }
+    assert!(
+        !tmp.path().join("runs").exists(),
+        "a failed start left runs/new behind"
+    );
+    let left: Vec<_> = std::fs::read_dir(&kept).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "a failed start left {left:?} in an existing folder"
+    );
 }
 
 #[test]
@@ -232,6 +262,27 @@ fn smoke_run_trains_samples_and_evaluates() {
     );
     let alone: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(alone["text"], records[1]["text"]);
+    // More samples than memory holds: one line, before anything is allocated.
+    let started = std::time::Instant::now();
+    let out = charrnn(
+        &[
+            "sample",
+            "--run",
+            run_s,
+            "--length",
+            "10",
+            "--num-samples",
+            "1000000000",
+        ],
+        tmp.path(),
+    );
+    assert_fails(&out, "of memory, more than");
+    assert_fails(&out, "--num-samples");
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "refused only after {:?}",
+        started.elapsed()
+    );
 
     let corpus = common::small_text();
     let out = charrnn(
@@ -732,9 +783,25 @@ fn chat_continues_primes_takes_commands_and_leaves_on_ctrl_d() {
         .spawn()
         .expect("`script` (util-linux) gives the test a terminal");
     let mut input = chat.stdin.take().unwrap();
-    // Each line waits for the prompt to take it; Ctrl-D (0x04) ends the session.
-    let pause = |ms| std::thread::sleep(std::time::Duration::from_millis(ms));
-    for line in [
+    // The terminal as it fills, read on a thread of its own.
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let mut stdout = chat.stdout.take().unwrap();
+    let filling = screen.clone();
+    let reader = std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        while let Ok(read @ 1..) = stdout.read(&mut buf) {
+            filling.lock().unwrap().extend_from_slice(&buf[..read]);
+        }
+    });
+    let shown = || String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+    let prompts = || shown().matches("> ").count();
+    let wait = |what: &str, ready: &dyn Fn() -> bool| {
+        common::wait_for(what, 60, ready, || format!("the screen: {}", shown()));
+    };
+    // Each line is typed once the prompt asks for it; Ctrl-D (0x04) ends
+    // the session.
+    for (i, line) in [
         "/length 25",
         "/temperature zero",
         "ROMEO:",
@@ -742,20 +809,32 @@ fn chat_continues_primes_takes_commands_and_leaves_on_ctrl_d() {
         "JULIET:",
         "/length 1000000",
         "ROMEO:",
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        wait(&format!("prompt {} (for {line:?})", i + 1), &|| {
+            prompts() > i
+        });
         writeln!(input, "{line}").unwrap();
         input.flush().unwrap();
-        pause(600);
     }
-    // Ctrl-C (0x03) stops the million-character continuation.
+    // Ctrl-C (0x03) stops the million-character continuation once it runs.
+    let typed = shown().len();
+    wait("the long continuation to stream", &|| {
+        shown().len() > typed + 200
+    });
     input.write_all(&[3]).unwrap();
     input.flush().unwrap();
-    pause(600);
+    wait("[stopped] and the next prompt", &|| {
+        shown().contains("[stopped]") && prompts() > 7
+    });
     input.write_all(&[4]).unwrap();
     input.flush().unwrap();
-    let out = chat.wait_with_output().unwrap();
-    let screen = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}: {screen}", out.status);
+    let status = chat.wait().unwrap();
+    reader.join().unwrap();
+    let screen = shown();
+    assert!(status.success(), "{status}: {screen}");
     for needle in [
         "charrnn chat:",
         "length 25",

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 fn smoke() -> String {
     common::repo()
@@ -81,23 +81,32 @@ fn assert_all_checkpoints_load(run: &Path) -> usize {
     n
 }
 
+/// Lines in a run's metrics log (with `log_every = 1`, the steps done).
+fn logged_steps(run: &Path) -> usize {
+    std::fs::read_to_string(run.join("metrics.jsonl")).map_or(0, |t| t.lines().count())
+}
+
+/// Kills training at random moments: after a random number of logged steps
+/// (each step writes a checkpoint), plus a random part of a step.
 #[test]
 fn sigkill_at_random_moments_never_breaks_a_checkpoint() {
+    let mut x = common::test_seed("sigkill_at_random_moments_never_breaks_a_checkpoint");
     let tmp = tempfile::tempdir().unwrap();
-    let mut x = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
     let mut checkpoints_seen = 0;
     for round in 0..10 {
         let run = tmp.path().join(format!("run{round}"));
-        // Each round after the first resumes the previous run's folder when it can.
         let mut child = start_training(&run, &["train.max_steps=100000", "train.log_every=1"]);
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        std::thread::sleep(Duration::from_millis(300 + x % 1500));
+        let steps = 1 + (x % 6) as usize;
+        common::wait_for(
+            &format!("round {round}: {steps} steps logged in {}", run.display()),
+            120,
+            || logged_steps(&run) >= steps,
+            || format!("{} logged", logged_steps(&run)),
+        );
+        std::thread::sleep(Duration::from_millis((x >> 8) % 300));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         checkpoints_seen += assert_all_checkpoints_load(&run);
@@ -116,17 +125,13 @@ fn ctrl_c_checkpoints_and_resume_finishes() {
         &run,
         &["train.max_steps=100000", "train.save_every=1000000"],
     );
-    // Wait until training is under way (metrics appear), then interrupt.
-    let metrics = run.join("metrics.jsonl");
-    for _ in 0..200 {
-        if std::fs::metadata(&metrics)
-            .map(|m| m.len() > 0)
-            .unwrap_or(false)
-        {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // Interrupt once training is under way (a step logged).
+    common::wait_for(
+        "the first logged step",
+        120,
+        || logged_steps(&run) > 0,
+        || format!("no line in {}", run.join("metrics.jsonl").display()),
+    );
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -171,21 +176,20 @@ fn full_disk_while_checkpointing_keeps_the_previous_checkpoint() {
     let disk = tmp.path().join("small-disk");
     std::fs::create_dir(&disk).unwrap();
     if !mount_small_tmpfs(&disk, "700k") {
-        // Not root: a read-only run folder stands in for the full disk, which
-        // exercises the same write-error path (CI runs as root and mounts).
+        // No mount rights: a file where the checkpoints folder goes stands in
+        // for the full disk. It refuses every writer, root included, on the
+        // same write-error path.
         eprintln!("note: cannot mount a tmpfs here; injecting a write failure instead");
         let run = disk.join("run");
-        std::fs::create_dir_all(run.join("checkpoints")).unwrap();
-        let mut perms = std::fs::metadata(run.join("checkpoints"))
-            .unwrap()
-            .permissions();
-        perms.set_readonly(true);
-        std::fs::set_permissions(run.join("checkpoints"), perms).unwrap();
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join("checkpoints"), "not a folder").unwrap();
         let out = start_training(&run, &["train.max_steps=10"])
             .wait_with_output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("cannot write checkpoint"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("cannot write checkpoint"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
         return;
     }
     struct Unmount<'a>(&'a Path);
@@ -251,12 +255,18 @@ fn a_second_trainer_is_refused_readers_are_not_and_sigkill_frees_the_folder() {
         ],
     );
     let metrics = run.join("metrics.jsonl");
-    for _ in 0..400 {
-        if checkpoint_written(&run) && std::fs::metadata(&metrics).is_ok_and(|m| m.len() > 0) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::wait_for(
+        "a checkpoint and a logged step",
+        120,
+        || checkpoint_written(&run) && logged_steps(&run) > 0,
+        || {
+            format!(
+                "latest: {}, steps logged: {}",
+                checkpoint_written(&run),
+                logged_steps(&run)
+            )
+        },
+    );
     let run_arg = run.to_str().unwrap();
     let held_by = format!("in use by another trainer (PID {})", first.id());
     let second = smoke_training(&run).output().unwrap();

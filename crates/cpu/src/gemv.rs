@@ -34,19 +34,12 @@ impl Bf16 {
 pub trait Weight: Copy + Send + Sync {
     /// The value as an `f32`.
     fn value(self) -> f32;
-
-    /// `y = [y +] x · B` over weights of this type, `B` with rows `ldb` apart.
-    fn vec_mat(y: &mut [f32], x: &[f32], b: &[Self], ldb: usize, accumulate: bool);
 }
 
 impl Weight for f32 {
     #[inline(always)]
     fn value(self) -> f32 {
         self
-    }
-
-    fn vec_mat(y: &mut [f32], x: &[f32], b: &[f32], ldb: usize, accumulate: bool) {
-        vec_mat_f32(y, x, b, ldb, accumulate)
     }
 }
 
@@ -55,55 +48,85 @@ impl Weight for Bf16 {
     fn value(self) -> f32 {
         self.to_f32()
     }
-
-    fn vec_mat(y: &mut [f32], x: &[f32], b: &[Bf16], ldb: usize, accumulate: bool) {
-        vec_mat_bf16(y, x, b, ldb, accumulate)
-    }
 }
 
 /// `y = [y +] x · B`, where `B` has `x.len()` rows `ldb` apart in `b`, of which
-/// columns `0..y.len()` are read.
+/// columns `0..y.len()` are read. Each element is summed in the crate's one
+/// order (`order.rs`), so it equals, bit for bit, the same row and column of
+/// any packed product at this SIMD level.
 pub fn vec_mat<W: Weight>(y: &mut [f32], x: &[f32], b: &[W], ldb: usize, accumulate: bool) {
-    W::vec_mat(y, x, b, ldb, accumulate)
-}
-
-/// The product for any weight type; compiled once per type and SIMD level.
-#[inline(always)]
-fn vec_mat_any<W: Weight>(y: &mut [f32], x: &[f32], b: &[W], ldb: usize, accumulate: bool) {
     let (k, w) = (x.len(), y.len());
     assert!(k == 0 || b.len() >= (k - 1) * ldb + w);
-    if !accumulate {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx2,fma")]
+        unsafe fn v4<W: Weight>(y: &mut [f32], x: &[f32], b: &[W], ldb: usize, acc: bool) {
+            vec_mat_in_order::<W, true>(y, x, b, ldb, acc)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn v3<W: Weight>(y: &mut [f32], x: &[f32], b: &[W], ldb: usize, acc: bool) {
+            vec_mat_in_order::<W, true>(y, x, b, ldb, acc)
+        }
+        match crate::simd_level() {
+            // SAFETY: `simd_level` never names instructions the CPU lacks.
+            crate::SimdLevel::Avx512 => return unsafe { v4(y, x, b, ldb, accumulate) },
+            // SAFETY: as above.
+            crate::SimdLevel::Avx2 => return unsafe { v3(y, x, b, ldb, accumulate) },
+            crate::SimdLevel::Baseline => {}
+        }
+    }
+    vec_mat_in_order::<W, { crate::order::BASELINE_FUSES }>(y, x, b, ldb, accumulate)
+}
+
+/// The product, compiled once per weight type and SIMD level. It is bound by
+/// reading the weights, so it reads four rows of them at a time, in memory
+/// order, into a row of block sums that stays in L1.
+#[inline(always)]
+fn vec_mat_in_order<W: Weight, const FUSED: bool>(
+    y: &mut [f32],
+    x: &[f32],
+    b: &[W],
+    ldb: usize,
+    accumulate: bool,
+) {
+    thread_local! {
+        static SUMS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let (k, w) = (x.len(), y.len());
+    if k == 0 && !accumulate {
         y.fill(0.0);
     }
     let row = |p: usize| &b[p * ldb..p * ldb + w];
-    let mut quads = x.chunks_exact(4);
-    for (q, xs) in (&mut quads).enumerate() {
-        let p = 4 * q;
-        let (r0, r1, r2, r3) = (row(p), row(p + 1), row(p + 2), row(p + 3));
-        for ((((y, a0), a1), a2), a3) in y.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
-            *y += xs[0] * a0.value() + xs[1] * a1.value() + xs[2] * a2.value() + xs[3] * a3.value();
+    let ma = crate::order::mul_add::<FUSED>;
+    SUMS.with_borrow_mut(|sums| {
+        sums.resize(w.max(sums.len()), 0.0);
+        let sums = &mut sums[..w];
+        let depth = crate::order::depth_step(k);
+        for p0 in (0..k).step_by(depth) {
+            sums.fill(0.0);
+            let xs = &x[p0..(p0 + depth).min(k)];
+            let mut quads = xs.chunks_exact(4);
+            for (q, xq) in (&mut quads).enumerate() {
+                let p = p0 + 4 * q;
+                let (r0, r1, r2, r3) = (row(p), row(p + 1), row(p + 2), row(p + 3));
+                for ((((s, a0), a1), a2), a3) in sums.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+                    let s01 = ma(xq[1], a1.value(), ma(xq[0], a0.value(), *s));
+                    *s = ma(xq[3], a3.value(), ma(xq[2], a2.value(), s01));
+                }
+            }
+            let done = p0 + xs.len() - quads.remainder().len();
+            for (p, &xp) in quads.remainder().iter().enumerate() {
+                for (s, a) in sums.iter_mut().zip(row(done + p)) {
+                    *s = ma(xp, a.value(), *s);
+                }
+            }
+            if p0 == 0 && !accumulate {
+                y.copy_from_slice(sums);
+            } else {
+                y.iter_mut().zip(&*sums).for_each(|(y, s)| *y += s);
+            }
         }
-    }
-    let done = k - quads.remainder().len();
-    for (p, &xp) in quads.remainder().iter().enumerate() {
-        for (y, a) in y.iter_mut().zip(row(done + p)) {
-            *y += xp * a.value();
-        }
-    }
-}
-
-multiversion! {
-    /// [`vec_mat`] over `f32` weights.
-    pub fn vec_mat_f32(y: &mut [f32], x: &[f32], b: &[f32], ldb: usize, accumulate: bool) -> () {
-        vec_mat_any(y, x, b, ldb, accumulate)
-    }
-}
-
-multiversion! {
-    /// [`vec_mat`] over bfloat16 weights.
-    pub fn vec_mat_bf16(y: &mut [f32], x: &[f32], b: &[Bf16], ldb: usize, accumulate: bool) -> () {
-        vec_mat_any(y, x, b, ldb, accumulate)
-    }
+    });
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
+use crate::order::{depth_step, KC};
+
 /// Most rows of `C` per micro-kernel tile (AVX-512's; AVX2's tile has
 /// [`STRIP_ROWS`]).
 pub(crate) const MR: usize = 8;
@@ -20,15 +22,12 @@ pub(crate) const MR: usize = 8;
 const NV: usize = 3;
 /// Columns of `C` per micro-kernel tile.
 pub(crate) const NR: usize = 16 * NV;
-/// Greatest depth of one packed block. Deeper blocks mean fewer passes over
-/// `C`: a `KC × NR` panel of `B` (up to 96 KiB) then streams from L2 rather than
-/// sitting in L1, which the two FMA ports do not notice (BENCHMARKS.md, "GEMM
-/// blocks of k").
-const KC: usize = 512;
 /// Rows of `A` packed at once (`MC × KC` is up to 512 KiB, in L2).
-const MC: usize = 256;
-/// Columns of `B` packed at once.
-const NC: usize = 4096;
+pub(crate) const MC: usize = 256;
+/// Columns of `B` packed at once: whole panels, so that every block of
+/// columns after the first starts on a panel of a [`PackedB`].
+pub(crate) const NC: usize = 85 * NR;
+const _: () = assert!(NC.is_multiple_of(NR), "a block of columns is whole panels");
 
 /// What a product's first block of `k` adds to: nothing (`C` is not read, so it
 /// may be uninitialised memory), the current `C`, or a bias row, one value per
@@ -63,6 +62,7 @@ impl Start {
 
 // SAFETY: the bias is only read, while the caller borrows its slice.
 unsafe impl Send for Start {}
+// SAFETY: as for Send: shared reads of a borrowed slice.
 unsafe impl Sync for Start {}
 
 /// A read-only matrix in memory: element `(i, j)` lives at `ptr + i*rs + j*cs`.
@@ -76,6 +76,7 @@ pub(crate) struct View {
 // SAFETY: a `View` is only read, and only while the slice it was made from is
 // borrowed by the caller of the GEMM.
 unsafe impl Send for View {}
+// SAFETY: as for Send: shared reads of a borrowed slice.
 unsafe impl Sync for View {}
 
 impl View {
@@ -109,11 +110,20 @@ impl PackedB {
         self.n.div_ceil(NR) * NR
     }
 
-    /// The panels of the block that starts at row `p0`, from column `j0` (a
-    /// multiple of `NR`).
-    fn block(&self, p0: usize, j0: usize) -> *const f32 {
+    /// The panels of the block that starts at row `p0` covering columns
+    /// `j0..j0 + nc`.
+    ///
+    /// # Panics
+    /// When `j0` is not the start of a panel or the panels lie outside the
+    /// packed data: a tile would read the wrong weights, or past the end.
+    fn block(&self, p0: usize, j0: usize, nc: usize) -> &[f32] {
+        assert!(
+            j0.is_multiple_of(NR),
+            "column {j0} does not start a panel of {NR}"
+        );
         let kc = depth_step(self.k).min(self.k - p0);
-        self.data[p0 * self.n_padded() + j0 * kc..].as_ptr()
+        let start = p0 * self.n_padded() + j0 * kc;
+        &self.data[start..start + nc.div_ceil(NR) * NR * kc]
     }
 }
 
@@ -131,12 +141,6 @@ pub(crate) unsafe fn pack(b: View, k: usize, n: usize) -> PackedB {
         unsafe { pack_b(&mut data[p0 * n_pad..], b, p0, kc, 0, n) };
     }
     PackedB { k, n, data }
-}
-
-/// The depth of each block of `k`: as even as blocks of at most `KC` allow, so
-/// that no short last block makes one more pass over `C` for little work.
-fn depth_step(k: usize) -> usize {
-    k.div_ceil(k.div_ceil(KC).max(1)).max(1)
 }
 
 /// Where the right-hand side comes from.
@@ -174,74 +178,76 @@ pub(crate) unsafe fn gemm(
         tile,
         rows: tile_rows,
     } = Kernel::for_this_cpu();
-    // SAFETY (the closure): the caller guarantees the views, the packed
-    // panels and rows/columns of `c` are in bounds, and the tile's
-    // instructions are present.
-    BUFFERS.with_borrow_mut(|(a_buf, b_buf)| unsafe {
-        let a_len = MC.div_ceil(tile_rows) * tile_rows * KC;
-        if a_buf.len() < a_len {
-            a_buf.resize(a_len, 0.0);
-        }
-        let b_len = NC.div_ceil(NR) * NR * KC;
-        if matches!(b, Rhs::Strided(_)) && b_buf.len() < b_len {
-            b_buf.resize(b_len, 0.0);
-        }
-        let depth = depth_step(k);
-        for j0 in (j_start..j_end).step_by(NC) {
-            let nc = NC.min(j_end - j0);
-            for p0 in (0..k).step_by(depth) {
-                let kc = depth.min(k - p0);
-                let b_panels = match b {
-                    Rhs::Strided(view) => {
-                        pack_b(b_buf, view, p0, kc, j0, nc);
-                        b_buf.as_ptr()
-                    }
-                    Rhs::Packed(packed) => packed.block(p0, j0),
-                };
-                let start = if p0 > 0 { Start::Accumulate } else { start };
-                // Rows stored row by row are read in place: packing them would
-                // be a transpose into MR-wide columns, a pass over A per block.
-                let in_place = a.cs == 1;
-                for i0 in (i_start..i_end).step_by(MC) {
-                    let mc = MC.min(i_end - i0);
-                    if !in_place {
-                        pack_a(a_buf, tile_rows, a, i0, mc, p0, kc);
-                    }
-                    for jr in (0..nc).step_by(NR) {
-                        let nr = NR.min(nc - jr);
-                        let bp = b_panels.add(jr * kc);
-                        for ir in (0..mc).step_by(tile_rows) {
-                            let mr = tile_rows.min(mc - ir);
-                            // Row r of the tile's A, read at p * step. Rows
-                            // past the edge repeat the last one (their
-                            // results are not stored).
-                            let (rows, step) = if in_place {
-                                let row = |r: usize| a.at(i0 + ir + r.min(mr - 1), p0);
-                                (std::array::from_fn(row), 1)
-                            } else {
-                                let panel = a_buf.as_ptr().add(ir * kc);
-                                let row = |r: usize| panel.add(r.min(mr - 1));
-                                (std::array::from_fn(row), tile_rows)
-                            };
-                            let cp = c.add((i0 + ir) * ldc + j0 + jr);
-                            let job = TileJob {
-                                kc,
-                                a: rows,
-                                a_step: step,
-                                b: bp,
-                                c: cp,
-                                ldc,
-                                mr,
-                                nr,
-                                start: start.offset(j0 + jr),
-                            };
-                            tile(job);
+    BUFFERS.with_borrow_mut(
+        // SAFETY: the caller guarantees the views, the packed panels and
+        // rows/columns of `c` are in bounds, and the tile's instructions are
+        // present.
+        |(a_buf, b_buf)| unsafe {
+            let a_len = MC.div_ceil(tile_rows) * tile_rows * KC;
+            if a_buf.len() < a_len {
+                a_buf.resize(a_len, 0.0);
+            }
+            let b_len = NC.div_ceil(NR) * NR * KC;
+            if matches!(b, Rhs::Strided(_)) && b_buf.len() < b_len {
+                b_buf.resize(b_len, 0.0);
+            }
+            let depth = depth_step(k);
+            for j0 in (j_start..j_end).step_by(NC) {
+                let nc = NC.min(j_end - j0);
+                for p0 in (0..k).step_by(depth) {
+                    let kc = depth.min(k - p0);
+                    let b_panels = match b {
+                        Rhs::Strided(view) => {
+                            pack_b(b_buf, view, p0, kc, j0, nc);
+                            b_buf.as_ptr()
+                        }
+                        Rhs::Packed(packed) => packed.block(p0, j0, nc).as_ptr(),
+                    };
+                    let start = if p0 > 0 { Start::Accumulate } else { start };
+                    // Rows stored row by row are read in place: packing them would
+                    // be a transpose into MR-wide columns, a pass over A per block.
+                    let in_place = a.cs == 1;
+                    for i0 in (i_start..i_end).step_by(MC) {
+                        let mc = MC.min(i_end - i0);
+                        if !in_place {
+                            pack_a(a_buf, tile_rows, a, i0, mc, p0, kc);
+                        }
+                        for jr in (0..nc).step_by(NR) {
+                            let nr = NR.min(nc - jr);
+                            let bp = b_panels.add(jr * kc);
+                            for ir in (0..mc).step_by(tile_rows) {
+                                let mr = tile_rows.min(mc - ir);
+                                // Row r of the tile's A, read at p * step. Rows
+                                // past the edge repeat the last one (their
+                                // results are not stored).
+                                let (rows, step) = if in_place {
+                                    let row = |r: usize| a.at(i0 + ir + r.min(mr - 1), p0);
+                                    (std::array::from_fn(row), 1)
+                                } else {
+                                    let panel = a_buf.as_ptr().add(ir * kc);
+                                    let row = |r: usize| panel.add(r.min(mr - 1));
+                                    (std::array::from_fn(row), tile_rows)
+                                };
+                                let cp = c.add((i0 + ir) * ldc + j0 + jr);
+                                let job = TileJob {
+                                    kc,
+                                    a: rows,
+                                    a_step: step,
+                                    b: bp,
+                                    c: cp,
+                                    ldc,
+                                    mr,
+                                    nr,
+                                    start: start.offset(j0 + jr),
+                                };
+                                tile(job);
+                            }
                         }
                     }
                 }
             }
-        }
-    });
+        },
+    );
 }
 
 /// Packs rows `i0..i0+mc`, columns `p0..p0+kc` of `a` into `width`-row
@@ -574,6 +580,8 @@ mod tests {
                 ];
                 for (start, before) in starts {
                     let mut c = vec![before; m * n];
+                    // SAFETY: the views cover `a` and `b`, `c` holds m×n floats,
+                    // and this level's tile has its instructions.
                     unsafe { gemm(c.as_mut_ptr(), n, a_view, rhs, k, (0, m), (0, n), start) };
                     let added = |j: usize| match start {
                         Start::Zero => 0.0,

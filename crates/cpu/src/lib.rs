@@ -32,6 +32,7 @@ macro_rules! multiversion {
                 match crate::simd_level() {
                     // SAFETY: `simd_level` never names instructions the CPU lacks.
                     crate::SimdLevel::Avx512 => return unsafe { v4($($arg),*) },
+                    // SAFETY: as above.
                     crate::SimdLevel::Avx2 => return unsafe { v3($($arg),*) },
                     crate::SimdLevel::Baseline => {}
                 }
@@ -45,6 +46,7 @@ mod activations;
 mod gemv;
 #[cfg(target_arch = "x86_64")]
 mod kernel;
+mod order;
 mod simd;
 mod team;
 
@@ -64,6 +66,7 @@ pub struct SharedMut<'a> {
 // SAFETY: tasks reach the buffer only through `SharedMut::part`, whose
 // contract keeps their parts disjoint.
 unsafe impl Send for SharedMut<'_> {}
+// SAFETY: as for Send.
 unsafe impl Sync for SharedMut<'_> {}
 
 impl<'a> SharedMut<'a> {
@@ -77,13 +80,18 @@ impl<'a> SharedMut<'a> {
     }
 
     /// Elements `start..start + len` of the buffer. Panics if they are not
-    /// inside it.
+    /// inside it (an end past `usize::MAX` included).
     ///
     /// # Safety
     /// No other slice of these elements may be alive at the same time.
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn part(&self, start: usize, len: usize) -> &'a mut [f32] {
-        assert!(start + len <= self.len, "part outside the shared buffer");
+        let inside = start.checked_add(len).is_some_and(|end| end <= self.len);
+        assert!(
+            inside,
+            "part {start}+{len} outside the shared buffer of {}",
+            self.len
+        );
         // SAFETY: inside the buffer (asserted), which outlives 'a; exclusive
         // by the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
@@ -389,6 +397,40 @@ unsafe fn packed_columns(
     }
 }
 
+/// [`packed_columns`], with every row summed as [`gemv::vec_mat`] sums it
+/// alone: panels already are; a plain right-hand side (the baseline level)
+/// is multiplied row by row.
+///
+/// # Safety
+/// As for [`packed_columns`].
+unsafe fn packed_columns_by_rows(
+    dst: SharedMut,
+    a: Mat,
+    b: &PackedRhs,
+    output: Output,
+    cols: std::ops::Range<usize>,
+) {
+    let Packed::Plain { data, .. } = &b.inner else {
+        // SAFETY: the caller's guarantees are packed_columns'.
+        return unsafe { packed_columns(dst, a, b, output, cols) };
+    };
+    let [m, k, n] = packed_dims(&a, b);
+    let mut row = vec![0.0; if a.transposed { k } else { 0 }];
+    for i in 0..m {
+        let x = if a.transposed {
+            row.iter_mut()
+                .enumerate()
+                .for_each(|(p, x)| *x = a.data[p * m + i]);
+            &row[..]
+        } else {
+            &a.data[i * k..(i + 1) * k]
+        };
+        // SAFETY: these columns of row i are ours (the caller's guarantee).
+        let y = unsafe { dst.part(i * n + cols.start, cols.len()) };
+        gemv::vec_mat(y, x, &data[cols.start..], n, output.accumulates());
+    }
+}
+
 /// Columns per tile of the kernel that multiplies by `b`: the unit in which a
 /// product's columns are split between threads.
 fn tile_columns(b: &PackedRhs) -> usize {
@@ -427,9 +469,9 @@ fn packed_product(dst: &mut [f32], a: Mat, b: &PackedRhs, output: Output, parall
         Packed::Panels(packed) => {
             let rhs = kernel::Rhs::Packed(packed);
             let a = view(a, m, k, a_t);
+            let (c, start) = (dst.as_mut_ptr(), kernel::Start::from(accumulate));
             // SAFETY: panels are only packed where AVX2 and FMA are present; the
             // assertion keeps the view of `a` inside its slice.
-            let (c, start) = (dst.as_mut_ptr(), kernel::Start::from(accumulate));
             unsafe { kernel_matmul(c, a, rhs, [m, k, n], start) };
         }
         Packed::Plain { data, .. } => {
@@ -575,6 +617,24 @@ unsafe fn gemm_raw(
             parallelism,
         )
     };
+}
+
+/// `start + Σ x[p]·w[p]`, summed in the order of every product of this crate:
+/// bit for bit column `j` of `[start +] x · B` when `w` is column `j` of `B`
+/// (the engine's exact logits of the few characters a bound leaves in play).
+///
+/// # Panics
+/// When `w` is shorter than `x`.
+pub fn dot(start: f32, x: &[f32], w: &[f32]) -> f32 {
+    assert!(
+        w.len() >= x.len(),
+        "{} weights for {} inputs",
+        w.len(),
+        x.len()
+    );
+    let mut y = [start];
+    gemv::vec_mat(&mut y, x, w, 1, true);
+    y[0]
 }
 
 /// Products `1×k · k×n` at least this large (1 MiB of weights) are split

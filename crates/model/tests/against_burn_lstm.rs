@@ -155,21 +155,32 @@ fn inference_backend_matches_autodiff_forward() {
 #[test]
 fn flex_kernel_matches_portable_implementation() {
     for batch in [BATCH, 21] {
-        flex_kernel_matches_portable_with_batch(batch);
+        flex_kernel_matches_portable_with(T, batch, HIDDEN);
     }
 }
 
-fn flex_kernel_matches_portable_with_batch(batch: usize) {
+/// Layers wider than every block of the CPU GEMM: `4 × hidden` gate columns
+/// past one block of 4080 (and past two panels' worth of blocks), recurrent
+/// depth past 512. A kernel that read the wrong panels here trained to other
+/// losses at each SIMD level.
+#[test]
+fn flex_kernel_matches_portable_in_layers_wider_than_a_block() {
+    for hidden in [1100, 1537] {
+        flex_kernel_matches_portable_with(3, 2, hidden);
+    }
+}
+
+fn flex_kernel_matches_portable_with(steps: usize, batch: usize, hidden: usize) {
     use charrnn_model::{portable_lstm_sequence, portable_lstm_sequence_backward, LstmKernels};
     let device = Default::default();
     Flex::seed(&device, 11);
     let normal =
         |dims: [usize; 3]| Tensor::<Flex, 3>::random(dims, Distribution::Normal(0.0, 1.0), &device);
-    let x_proj = normal([T, batch, 4 * HIDDEN]);
-    let w_hh = normal([1, HIDDEN, 4 * HIDDEN]).reshape([HIDDEN, 4 * HIDDEN]);
-    let h0 = normal([1, batch, HIDDEN]).reshape([batch, HIDDEN]);
-    let c0 = normal([1, batch, HIDDEN]).reshape([batch, HIDDEN]);
-    let grad = normal([T, batch, HIDDEN]);
+    let x_proj = normal([steps, batch, 4 * hidden]);
+    let w_hh = normal([1, hidden, 4 * hidden]).reshape([hidden, 4 * hidden]);
+    let h0 = normal([1, batch, hidden]).reshape([batch, hidden]);
+    let c0 = normal([1, batch, hidden]).reshape([batch, hidden]);
+    let grad = normal([steps, batch, hidden]);
     let p = |t: Tensor<Flex, 3>| t.into_primitive().tensor();
     let p2 = |t: Tensor<Flex, 2>| t.into_primitive().tensor();
     let f3 = |t| Tensor::<Flex, 3>::from_primitive(burn::tensor::TensorPrimitive::Float(t));
@@ -184,8 +195,12 @@ fn flex_kernel_matches_portable_with_batch(batch: usize) {
     let (reference, ref_cache) =
         portable_lstm_sequence::<Flex>(p(x_proj), p2(w_hh), p2(h0), p2(c0));
     let close3 = |what: &str, a: Tensor<Flex, 3>, b: Tensor<Flex, 3>| {
+        let scale = b.clone().abs().max().into_scalar().max(1.0);
         let d = (a - b).abs().max().into_scalar();
-        assert!(d < 1e-4, "{what}: differs by {d} (batch {batch})");
+        assert!(
+            d < 1e-4 * scale,
+            "{what}: differs by {d} (batch {batch}, hidden {hidden})"
+        );
     };
     close3(
         "hidden sequence",
@@ -201,8 +216,12 @@ fn flex_kernel_matches_portable_with_batch(batch: usize) {
     let (dx, dw) = Flex::lstm_backward(cache, p(grad.clone()));
     let (dx_ref, dw_ref) = portable_lstm_sequence_backward::<Flex>(ref_cache, p(grad));
     close3("d x_proj", f3(dx), f3(dx_ref));
+    let scale = f2(dw_ref.clone()).abs().max().into_scalar().max(1.0);
     let d = (f2(dw) - f2(dw_ref)).abs().max().into_scalar();
-    assert!(d < 1e-3, "d w_hh differs by {d}");
+    assert!(
+        d < 1e-4 * scale,
+        "d w_hh differs by {d} (scale {scale}, hidden {hidden})"
+    );
 }
 
 #[test]

@@ -1,10 +1,16 @@
 //! A plain-Rust LSTM forward pass for generation: no autodiff, no tensors, buffers
 //! allocated once; one or more streams advance one character per step, so the
 //! weights are read once per step however many samples are drawn.
+//!
+//! A stream's logits never depend on the streams beside it or on the number
+//! of threads: every product sums a row in `charrnn_cpu`'s one order, whether
+//! it runs as a vector-matrix product (one stream), a packed GEMM (several)
+//! or an exact logit after the bfloat16 bound ([`Engine::step_top_n`]). So the
+//! same seed gives the same text alone, in a batch, or in a server's batch.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use charrnn_cpu::{lstm_cell, matmul, Bf16, Mat, Output, PackedRhs, Team};
+use charrnn_cpu::{dot, lstm_cell, matmul, Bf16, Mat, Output, PackedRhs, Team};
 use charrnn_model::CharRnn;
 
 /// Layers above the first: the input and recurrent weights stacked, so one GEMM
@@ -78,9 +84,10 @@ struct PackedWeights {
     w_out: PackedRhs,
 }
 
-/// Streams from which the products run on packed weights (the GEMM kernel's
-/// smallest tile has 4 rows; below that a product reads its weights as they are).
-const PACK_FROM_STREAMS: usize = 4;
+/// Streams from which the products run on packed weights. This is a choice
+/// of speed alone: a packed product gives each row what the vector-matrix
+/// product gives it ([`Team::matmul_packed`]).
+const PACK_FROM_STREAMS: usize = 2;
 
 /// The packed weights, when the streams are many enough to use them.
 fn packed_for(packed: &Option<PackedWeights>, streams: usize) -> Option<&PackedWeights> {
@@ -124,23 +131,28 @@ pub struct Engine {
     team: Team,
 }
 
-/// `out = out + x · w` for `streams` rows of `x` (`[streams, k]`), `w` `[k, n]`
-/// (also given packed, for many streams). One stream's product, or many
-/// streams' on packed weights, is split by columns across `team`, whose
+/// `out = out + x · w` for the rows of `x` (`[rows, k]`), `w` `[k, n]` (also
+/// given packed, for many streams), split by columns across `team`, whose
 /// threads spin between the products of a character instead of sleeping.
+/// Each row's values are the same on either path.
 fn product(
     team: &mut Team,
     out: &mut [f32],
     x: &[f32],
     (w, packed): (&[f32], Option<&PackedRhs>),
-    streams: usize,
     k: usize,
 ) {
-    let x_rows = Mat::new(x, streams, k);
+    let n = w.len() / k;
     match packed {
-        _ if streams == 1 => team.vec_mat(out, x, w, true),
-        Some(packed) => team.matmul_packed(out, x_rows, packed, Output::Accumulate),
-        None => matmul(out, x_rows, Mat::new(w, k, w.len() / k), Output::Accumulate),
+        Some(packed) => {
+            let rows = Mat::new(x, x.len() / k, k);
+            team.matmul_packed(out, rows, packed, Output::Accumulate);
+        }
+        None => {
+            for (y, x) in out.chunks_exact_mut(n).zip(x.chunks_exact(k)) {
+                team.vec_mat(y, x, w, true);
+            }
+        }
     }
 }
 
@@ -240,6 +252,13 @@ impl Engine {
     /// How many streams each [`step_streams`](Self::step_streams) advances.
     pub fn streams(&self) -> usize {
         self.streams
+    }
+
+    /// Bytes each stream's state and scratch take.
+    pub fn bytes_per_stream(&self) -> usize {
+        let layers = 1 + self.upper.len();
+        let floats = 2 * layers * self.hidden + 6 * self.hidden + self.vocab_size;
+        floats * std::mem::size_of::<f32>()
     }
 
     /// Sets the number of streams; every stream starts from a zero state.
@@ -369,7 +388,6 @@ impl Engine {
             &mut self.logits,
             top,
             (&self.w_out, packed),
-            self.streams,
             self.hidden,
         );
         &self.logits
@@ -408,8 +426,12 @@ impl Engine {
             .select_nth_unstable_by(top_n - 1, |a, b| b.total_cmp(a));
         for (j, logit) in self.logits.iter_mut().enumerate() {
             *logit = if *logit + slack(j) >= threshold {
-                let w = &top.exact[j * self.hidden..(j + 1) * self.hidden];
-                self.b_out[j] + h.iter().zip(w).map(|(x, w)| x * w).sum::<f32>()
+                // Summed as the full product sums column j: the same value.
+                dot(
+                    self.b_out[j],
+                    h,
+                    &top.exact[j * self.hidden..(j + 1) * self.hidden],
+                )
             } else {
                 f32::NEG_INFINITY
             };
@@ -437,7 +459,7 @@ impl Engine {
         }
         let packed = packed_for(&self.packed, s);
         let w_hh0 = (&self.w_hh0[..], packed.map(|p| &p.w_hh0));
-        product(&mut self.team, &mut self.z, &self.h[0], w_hh0, s, n);
+        product(&mut self.team, &mut self.z, &self.h[0], w_hh0, n);
         apply_gates(
             &mut self.team,
             &mut self.z,
@@ -459,7 +481,7 @@ impl Engine {
                 row.copy_from_slice(&layer.bias);
             }
             let w = (&layer.w[..], packed.map(|p| &p.upper[l]));
-            product(&mut self.team, &mut self.z, &self.xh, w, s, 2 * n);
+            product(&mut self.team, &mut self.z, &self.xh, w, 2 * n);
             apply_gates(
                 &mut self.team,
                 &mut self.z,

@@ -84,6 +84,18 @@ pub enum SampleError {
     /// The prime has a character the model never saw.
     #[error("prime: {0}; use only characters of the training text")]
     UnknownPrimeChar(#[from] UnknownChar),
+    /// The samples asked for would take more memory than they may.
+    #[error("{samples} samples of {length} characters need about {} of memory, more than the {} they may take: ask for fewer samples or fewer characters", crate::limits::human_bytes(*need), crate::limits::human_bytes(u128::from(*available)))]
+    TooBig {
+        /// Samples asked for.
+        samples: usize,
+        /// Characters per sample.
+        length: usize,
+        /// Bytes they would take.
+        need: u128,
+        /// Bytes they may take.
+        available: u64,
+    },
     /// The vocabulary does not belong to the model.
     #[error("the vocabulary has {vocab} characters but the model expects {model}: the checkpoint's vocab.json does not belong to its weights")]
     VocabMismatch {
@@ -115,6 +127,11 @@ impl Generator {
     /// The vocabulary.
     pub fn vocab(&self) -> &Vocab {
         &self.vocab
+    }
+
+    /// Bytes each stream of this model's engine takes (for [`Limits`](crate::Limits)).
+    pub fn bytes_per_stream(&self) -> usize {
+        self.engine.bytes_per_stream()
     }
 
     /// Checks `options` against this model; returns the prime's ids.
@@ -187,7 +204,8 @@ impl Generator {
                 draws: Draws::new(options, i),
                 next: last,
                 done: false,
-                text: String::with_capacity(options.length * 3),
+                // A reserve for the usual text; longer ones grow.
+                text: String::with_capacity(options.length.min(1 << 16)),
             })
             .collect();
         let mut ids = Vec::with_capacity(count);

@@ -15,6 +15,8 @@
 
 mod engine;
 mod generate;
+mod limits;
 
 pub use engine::Engine;
 pub use generate::{check_against, Draws, Generator, SampleError, SampleOptions};
+pub use limits::{bytes_needed, Limits};

@@ -4,7 +4,7 @@ use burn::backend::Flex;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use charrnn_corpus::Vocab;
-use charrnn_model::{CharRnnConfig, ModelState};
+use charrnn_model::{CharRnn, CharRnnConfig, ModelState};
 use charrnn_sample::{Engine, Generator, SampleError, SampleOptions};
 
 fn config() -> CharRnnConfig {
@@ -273,4 +273,119 @@ fn top_n_steps_give_the_exact_top_n_logits_and_skip_the_rest() {
 #[test]
 fn kernels_at_every_simd_level() {
     charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+}
+
+/// A model with `vocab_size` characters (CJK ideographs), for the tests of
+/// widths past one block of the GEMM kernel's columns (4080).
+fn wide(vocab_size: usize, hidden_size: usize, num_layers: usize) -> (CharRnn<Flex>, Vocab) {
+    let config = CharRnnConfig {
+        vocab_size,
+        embed_size: 16,
+        hidden_size,
+        num_layers,
+        dropout: 0.0,
+    };
+    let device = Default::default();
+    Flex::seed(&device, 21);
+    let text: String = (0..vocab_size as u32)
+        .map(|i| char::from_u32(0x4E00 + i).unwrap())
+        .collect();
+    (config.init::<Flex>(&device), Vocab::from_text(&text))
+}
+
+/// An engine whose thread team has `threads` members (the engine sizes its
+/// team from rayon's pool).
+fn engine_on(threads: usize, model: &CharRnn<Flex>) -> Engine {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| Engine::from_model(model))
+}
+
+/// A stream's logits are the same bits whatever runs beside it and however
+/// many threads share the work: gates wider than one block of columns
+/// (4 × 1030 > 4080) and an output layer as wide as 金瓶梅's vocabulary.
+#[test]
+fn a_streams_logits_do_not_depend_on_other_streams_or_threads() {
+    for (vocab, hidden, layers) in [(97, 1030, 1), (4400, 48, 2)] {
+        let (model, _) = wide(vocab, hidden, layers);
+        let ids = |t: u32, s: u32| (t * 31 + s * 17) % vocab as u32;
+        let mut alone = engine_on(1, &model);
+        let want: Vec<Vec<f32>> = (0..3).map(|t| alone.step(ids(t, 0)).to_vec()).collect();
+        for threads in [1, 2] {
+            let mut top = engine_on(threads, &model);
+            for (t, want) in want.iter().enumerate() {
+                let got = top.step_top_n(ids(t as u32, 0), 5);
+                for (j, (&g, &w)) in got.iter().zip(want).enumerate() {
+                    assert!(
+                        g == f32::NEG_INFINITY || g.to_bits() == w.to_bits(),
+                        "{vocab}/{hidden}: top-n step {t} on {threads} threads, character {j}: {g} vs {w}"
+                    );
+                }
+            }
+            for streams in [2, 3, 9] {
+                let mut engine = engine_on(threads, &model);
+                engine.set_streams(streams);
+                for (t, want) in want.iter().enumerate() {
+                    let step: Vec<u32> = (0..streams as u32).map(|s| ids(t as u32, s)).collect();
+                    let got = &engine.step_streams(&step)[..vocab];
+                    let differ = got
+                        .iter()
+                        .zip(want)
+                        .position(|(g, w)| g.to_bits() != w.to_bits());
+                    assert_eq!(
+                        differ, None,
+                        "{vocab}/{hidden}: stream 0 of {streams} on {threads} threads, step {t}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `charrnn sample --seed S --num-samples N` writes the same text on one CPU
+/// and on two, and sample i of a batch is the sample drawn alone with seed
+/// S + i, with 金瓶梅's vocabulary size.
+#[test]
+fn samples_are_the_same_on_one_thread_and_on_two() {
+    let (model, vocab) = wide(4400, 48, 2);
+    let options = SampleOptions {
+        prime: "一丁七".into(),
+        length: 150,
+        top_n: 5,
+        seed: 7,
+        ..SampleOptions::default()
+    };
+    let texts = |threads: usize, count: usize| {
+        Generator::new(engine_on(threads, &model), vocab.clone())
+            .unwrap()
+            .generate_many(&options, count, |_, _| {})
+            .unwrap()
+    };
+    let alone: Vec<String> = (0..9)
+        .map(|i| {
+            let mut generator = Generator::new(engine_on(1, &model), vocab.clone()).unwrap();
+            let seed = options.seed + i;
+            generator
+                .generate(
+                    &SampleOptions {
+                        seed,
+                        ..options.clone()
+                    },
+                    |_| {},
+                )
+                .unwrap()
+        })
+        .collect();
+    assert!(alone.iter().collect::<std::collections::HashSet<_>>().len() > 1);
+    for count in [1, 4, 9] {
+        for threads in [1, 2] {
+            assert_eq!(
+                texts(threads, count),
+                alone[..count],
+                "{count} samples on {threads} threads"
+            );
+        }
+    }
 }

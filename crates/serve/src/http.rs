@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
@@ -37,6 +37,10 @@ pub(crate) struct App {
     pub(crate) token: Option<String>,
     pub(crate) scheduler: Mutex<mpsc::Sender<Message>>,
     pub(crate) in_flight: AtomicUsize,
+    /// Bytes each stream of the engine takes, for the memory check.
+    pub(crate) bytes_per_stream: usize,
+    /// Whether the generating thread is alive.
+    pub(crate) health: Arc<crate::Health>,
 }
 
 /// The routes over `app`.
@@ -47,12 +51,52 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(app.clone(), bearer));
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/health", get(health))
         .merge(protected)
-        .layer(axum::extract::DefaultBodyLimit::max(
-            app.limits.max_body_bytes,
-        ))
+        // `generate` reads its body itself, with the limit and a drain.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(app)
+}
+
+/// 200 while the generating thread runs; 503, saying why, once it failed.
+async fn health(State(app): State<Arc<App>>) -> Response {
+    match app.health.failure() {
+        None => Json(json!({ "status": "ok" })).into_response(),
+        Some(why) => {
+            let body = json!({ "status": "failed", "error": why });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+/// Bytes of an oversized body read and dropped before the 413 is sent, so
+/// that a client still writing its body reads the answer instead of a reset
+/// connection (nginx's lingering close); a larger body is cut off.
+const DRAIN_BYTES: usize = 64 << 20;
+
+/// The request body, at most `max` bytes; a larger one is read on (up to
+/// [`DRAIN_BYTES`]) and dropped, then refused with 413.
+async fn read_body(body: Body, max: usize) -> Result<Bytes, Refusal> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let (mut kept, mut total) = (Vec::new(), 0usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            let message = format!("the request body could not be read: {e}");
+            refuse(StatusCode::BAD_REQUEST, None, message)
+        })?;
+        total = total.saturating_add(chunk.len());
+        if total <= max {
+            kept.extend_from_slice(&chunk);
+        } else if total > DRAIN_BYTES.max(max) {
+            break;
+        }
+    }
+    if total > max {
+        let message = format!("the request body has more than {max} bytes, this server's limit");
+        return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, None, message));
+    }
+    Ok(kept.into())
 }
 
 /// A refused request: answered `{"error": message, "field": field}`.
@@ -147,29 +191,18 @@ fn check(app: &App, body: &[u8]) -> Result<Checked, Refusal> {
         stop_at: request.stop_at.unwrap_or_else(|| d.stop_at.clone()),
     };
     let samples = request.num_samples.unwrap_or(1);
-    let limits = &app.limits;
-    if options.length > limits.max_length {
-        let message = format!(
-            "length {} is above this server's limit of {}",
-            options.length, limits.max_length
-        );
-        return Err(refuse(StatusCode::BAD_REQUEST, Some("length"), message));
-    }
-    if samples == 0 || samples > limits.max_samples {
-        let message = format!("num_samples {samples} is not in 1..={}", limits.max_samples);
-        return Err(refuse(
-            StatusCode::BAD_REQUEST,
-            Some("num_samples"),
-            message,
-        ));
-    }
-    let prime = check_against(&options, &app.vocab).map_err(|e| {
-        let field = match &e {
-            SampleError::Invalid(invalid) => invalid.key,
-            _ => "prime",
-        };
-        refuse(StatusCode::BAD_REQUEST, Some(field), e.to_string())
-    })?;
+    let field_of = |e: &SampleError| match e {
+        SampleError::Invalid(invalid) => invalid.key,
+        SampleError::TooBig { .. } => "num_samples",
+        _ => "prime",
+    };
+    let refusal =
+        |e: SampleError| refuse(StatusCode::BAD_REQUEST, Some(field_of(&e)), e.to_string());
+    app.limits
+        .sampling()
+        .check(app.bytes_per_stream, &options, samples)
+        .map_err(refusal)?;
+    let prime = check_against(&options, &app.vocab).map_err(refusal)?;
     Ok(Checked {
         options,
         prime,
@@ -195,7 +228,11 @@ impl Drop for InFlight {
     }
 }
 
-async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Response {
+async fn generate(State(app): State<Arc<App>>, body: Body) -> Response {
+    let body = match read_body(body, app.limits.max_body_bytes).await {
+        Ok(body) => body,
+        Err(refused) => return refused.into_response(),
+    };
     let checked = match check(&app, &body) {
         Ok(checked) => checked,
         Err(refused) => return refused.into_response(),
@@ -218,12 +255,11 @@ async fn generate(State(app): State<Arc<App>>, body: Bytes) -> Response {
                 events: events.clone(),
             };
             if scheduler.send(Message::Start(job)).is_err() {
-                return refuse(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    None,
-                    "the server is shutting down",
-                )
-                .into_response();
+                let why = app.health.failure().map_or_else(
+                    || "the server is shutting down".to_string(),
+                    |why| format!("the server cannot generate: {why}"),
+                );
+                return refuse(StatusCode::SERVICE_UNAVAILABLE, None, why).into_response();
             }
         }
     }

@@ -39,6 +39,19 @@ pub struct Limits {
     pub max_body_bytes: usize,
 }
 
+impl Limits {
+    /// The caps on what one request generates, in the terms of
+    /// [`charrnn_sample::Limits`], the one check every front end uses.
+    pub fn sampling(&self) -> charrnn_sample::Limits {
+        charrnn_sample::Limits {
+            max_length: self.max_length,
+            max_samples: self.max_samples,
+            // The caps above bound a request's memory.
+            max_bytes: u64::MAX,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -68,6 +81,38 @@ pub struct Served {
     pub token: Option<String>,
 }
 
+/// Whether the generating thread still runs; once it has failed, why.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    failed: Mutex<Option<String>>,
+}
+
+impl Health {
+    /// Why generation failed, if it has.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn fail(&self, why: String) {
+        *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+    }
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
+/// The scheduler's loop, as [`serve_with`] takes it.
+type Schedule = fn(Engine, Vocab, mpsc::Receiver<scheduler::Message>);
+
 /// Serves `served` on `listener` until `shutdown` completes; then the
 /// requests in flight end (their streams say `shutdown`) and it returns.
 pub async fn serve(
@@ -75,9 +120,30 @@ pub async fn serve(
     served: Served,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, served, shutdown, scheduler::run).await
+}
+
+/// [`serve`] with `schedule` as the generating thread's loop. A panic there
+/// is logged, and `/health` answers 503 with its message from then on.
+async fn serve_with(
+    listener: tokio::net::TcpListener,
+    served: Served,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    schedule: Schedule,
+) -> std::io::Result<()> {
     let (to_scheduler, messages) = mpsc::channel();
+    let bytes_per_stream = served.engine.bytes_per_stream();
     let (engine, vocab) = (served.engine, served.vocab.clone());
-    let generating = std::thread::spawn(move || scheduler::run(engine, vocab, messages));
+    let health = Arc::new(Health::default());
+    let watched = health.clone();
+    let generating = std::thread::spawn(move || {
+        let run = std::panic::AssertUnwindSafe(|| schedule(engine, vocab, messages));
+        if let Err(payload) = std::panic::catch_unwind(run) {
+            let why = format!("the generating thread failed: {}", panic_message(&*payload));
+            tracing::error!("{why}; /health answers 503 from now on");
+            watched.fail(why);
+        }
+    });
     let app = Arc::new(http::App {
         vocab: served.vocab,
         defaults: served.defaults,
@@ -87,6 +153,8 @@ pub async fn serve(
         token: served.token,
         scheduler: Mutex::new(to_scheduler.clone()),
         in_flight: AtomicUsize::new(0),
+        bytes_per_stream,
+        health,
     });
     let stop = async move {
         shutdown.await;

@@ -9,11 +9,6 @@ use charrnn_corpus::Vocab;
 use charrnn_sample::{Draws, Engine, SampleOptions};
 use tokio::sync::mpsc::UnboundedSender;
 
-/// The engine always runs at least this many rows, idle ones included, so a
-/// stream's arithmetic (the packed GEMM path) and so its text never depend
-/// on how many others are running.
-const MIN_ROWS: usize = 4;
-
 /// Why a stream ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -77,8 +72,10 @@ impl Stream {
 /// Runs until `Message::Shutdown` or until every sender is gone.
 pub fn run(mut engine: Engine, vocab: Vocab, messages: mpsc::Receiver<Message>) {
     let mut streams: Vec<Stream> = Vec::new();
-    // Engine rows: streams first, then idle rows.
-    engine.set_streams(MIN_ROWS);
+    // Engine rows: the streams, or one idle row when there are none. A
+    // stream's text does not depend on the rows beside it (the engine's
+    // promise), so the batch is exactly as large as the work.
+    engine.set_streams(1);
     let mut ids = Vec::new();
     loop {
         let incoming = if streams.is_empty() {
@@ -177,8 +174,8 @@ fn stopped(s: &Stream) -> bool {
 }
 
 /// Removes the streams `gone` says, keeping the engine's rows in step (a
-/// removed row takes the last stream's state, as `swap_remove` does; idle
-/// rows beyond `MIN_ROWS` go too).
+/// removed row takes the last stream's state, as `swap_remove` does; the
+/// engine keeps one row when no stream is left).
 fn leave(engine: &mut Engine, streams: &mut Vec<Stream>, gone: impl Fn(&Stream) -> bool) {
     let mut i = 0;
     while i < streams.len() {
@@ -187,7 +184,7 @@ fn leave(engine: &mut Engine, streams: &mut Vec<Stream>, gone: impl Fn(&Stream) 
             // Move the last stream's row into row i, then drop the last row.
             engine.copy_stream(last, i);
             streams.swap_remove(i);
-            if engine.streams() > MIN_ROWS {
+            if engine.streams() > 1 {
                 engine.remove_last_stream();
             }
         } else {

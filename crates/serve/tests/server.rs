@@ -286,11 +286,30 @@ async fn hostile_requests_get_a_4xx_naming_the_field_and_the_server_stays_up() {
         let (status, reply) = request(addr, "POST", "/v1/generate", Some(TOKEN), &body).await;
         let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
         assert_eq!(status, want, "{shown}: {}", String::from_utf8_lossy(&reply));
+        // Every refusal, 413 included, is JSON with an error message.
+        let reply: Value = serde_json::from_slice(&reply)
+            .unwrap_or_else(|e| panic!("{shown}: a {status} that is not JSON ({e})"));
+        assert!(
+            reply["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{shown}: {reply}"
+        );
         if let Some(field) = field {
-            let reply: Value = serde_json::from_slice(&reply).unwrap();
             assert_eq!(reply["field"], field, "{shown}: {reply}");
         }
     }
+    // A body far over the limit, sent whole as common clients do before
+    // they read: the server reads it away and the client gets its 413.
+    let (status, reply) = request(
+        addr,
+        "POST",
+        "/v1/generate",
+        Some(TOKEN),
+        &vec![b' '; 8 << 20],
+    )
+    .await;
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&reply));
+    let reply: Value = serde_json::from_slice(&reply).unwrap();
+    assert!(reply["error"].as_str().unwrap().contains("4096"), "{reply}");
     // Random bytes and random JSON-ish text: always a 4xx, never a 5xx.
     let mut x = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
@@ -386,15 +405,28 @@ async fn a_client_that_leaves_frees_its_stream_and_shutdown_ends_the_rest() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // A long request in flight when the server stops: it ends, saying so.
-    let streaming = tokio::spawn(async move {
-        let body = json!({ "length": LONG, "stream": true }).to_string();
-        request(addr, "POST", "/v1/generate", Some(TOKEN), body.as_bytes()).await
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The server stops once the stream's first characters have arrived.
+    let mut streaming = TcpStream::connect(addr).await.unwrap();
+    streaming.write_all(head.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&raw).contains("event: chunk") {
+        let read = tokio::time::timeout(Duration::from_secs(10), streaming.read(&mut buf))
+            .await
+            .expect("the stream's first chunk within 10 s")
+            .unwrap();
+        assert!(
+            read > 0,
+            "the stream ended before its first chunk: {}",
+            String::from_utf8_lossy(&raw)
+        );
+        raw.extend_from_slice(&buf[..read]);
+    }
     let stopped = Instant::now();
     stop(server).await;
     assert!(stopped.elapsed() < Duration::from_secs(5));
-    let (status, events) = streaming.await.unwrap();
+    streaming.read_to_end(&mut raw).await.unwrap();
+    let (status, events) = parse_response(&raw);
     assert_eq!(status, 200);
     let (texts, done) = read_events(&events);
     assert_eq!(done["stop_reasons"][0], "shutdown", "{done}");
@@ -470,4 +502,82 @@ async fn the_page_streams_text_in_a_real_browser() {
         "{seen}"
     );
     stop(server).await;
+}
+
+/// What `charrnn sample --seed S --num-samples N` writes ([`Generator`]:
+/// one stream reads a bfloat16 bound first, a batch runs packed GEMMs) is
+/// what the server writes for the same options, with a vocabulary as large
+/// as 金瓶梅's (more columns than one block of the GEMM kernel), whether the
+/// engines run on one thread or on two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_writes_what_charrnn_sample_writes_on_one_thread_and_on_two() {
+    use charrnn_sample::Generator;
+    let vocab_size = 4400;
+    let text: String = (0..vocab_size as u32)
+        .map(|i| char::from_u32(0x4E00 + i).unwrap())
+        .collect();
+    let vocab = Vocab::from_text(&text);
+    let config = CharRnnConfig {
+        vocab_size,
+        embed_size: 16,
+        hidden_size: 48,
+        num_layers: 2,
+        dropout: 0.0,
+    };
+    let device = Default::default();
+    <Flex as burn::tensor::backend::Backend>::seed(&device, 9);
+    let model = config.init::<Flex>(&device);
+    let on_threads = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| Engine::from_model(&model))
+    };
+    let options = SampleOptions {
+        prime: text.chars().take(3).collect(),
+        length: 120,
+        top_n: 5,
+        seed: 7,
+        ..SampleOptions::default()
+    };
+    for threads in [1, 2] {
+        let mut sampler = Generator::new(on_threads(threads), vocab.clone()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = Served {
+            engine: on_threads(3 - threads),
+            vocab: vocab.clone(),
+            defaults: options.clone(),
+            ..served(Limits::default())
+        };
+        let done = tokio::spawn(serve(listener, served, async {
+            let _ = stopped.await;
+        }));
+        for count in [1usize, 4, 9] {
+            let reply = generate(addr, json!({ "num_samples": count })).await;
+            let batch = sampler.generate_many(&options, count, |_, _| {}).unwrap();
+            for (i, text) in batch.iter().enumerate() {
+                let alone = sampler
+                    .generate(
+                        &SampleOptions {
+                            seed: options.seed + i as u64,
+                            ..options.clone()
+                        },
+                        |_| {},
+                    )
+                    .unwrap();
+                let what = format!("sample {i} of {count}, sampler on {threads} threads");
+                assert_eq!(text, &alone, "{what}: batch and alone");
+                assert_eq!(reply["texts"][i], json!(alone), "{what}: server");
+            }
+        }
+        stop(Running {
+            addr,
+            stop: Some(stop_tx),
+            done,
+        })
+        .await;
+    }
 }

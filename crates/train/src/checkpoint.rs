@@ -267,18 +267,28 @@ pub fn list(run_dir: &Path) -> Vec<String> {
     step_names(&checkpoints_dir(run_dir))
 }
 
-/// The `step-N` entries of a checkpoints folder, sorted (oldest first).
+/// The `step-N` entries of a checkpoints folder, oldest first: sorted by
+/// the number, since the names' zero padding runs out at step 1,000,000.
 fn step_names(root: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(root)
+    let mut steps: Vec<(u64, String)> = fs::read_dir(root)
         .map(|dir| {
             dir.filter_map(Result::ok)
                 .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| n.starts_with("step-"))
+                .filter_map(|n| Some((step_number(&n)?, n)))
                 .collect()
         })
         .unwrap_or_default();
-    names.sort();
-    names
+    steps.sort();
+    steps.into_iter().map(|(_, name)| name).collect()
+}
+
+/// The step a checkpoint's folder name (`step-N`) stands for.
+fn step_number(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("step-")?;
+    digits
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| digits.parse().ok())?
 }
 
 /// The folder holding a run's checkpoints.
@@ -719,4 +729,33 @@ pub fn size_on_disk(dir: &Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Past step 999,999 the names outgrow their zero padding
+    /// (`step-1000000` sorts before `step-999999` as text): pruning must
+    /// still drop the oldest and keep the newest.
+    #[test]
+    fn checkpoints_are_ordered_by_step_past_a_million() {
+        let run = tempfile::tempdir().unwrap();
+        let root = checkpoints_dir(run.path());
+        for step in [999_998u64, 1_000_000, 999_999, 10_000_000] {
+            fs::create_dir_all(root.join(step_name(step))).unwrap();
+        }
+        fs::create_dir_all(root.join("step-x1")).unwrap();
+        assert_eq!(
+            list(run.path()),
+            [
+                "step-999998",
+                "step-999999",
+                "step-1000000",
+                "step-10000000"
+            ]
+        );
+        prune(&root, 2);
+        assert_eq!(list(run.path()), ["step-1000000", "step-10000000"]);
+    }
 }

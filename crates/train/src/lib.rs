@@ -24,6 +24,6 @@ pub use checkpoint::{CheckpointError, CheckpointMeta, TrainerState};
 pub use config::{ConfigError, CorpusSpec, RunConfig, ValSplit};
 pub use eval::evaluate;
 pub use metrics::{bits_per_char, read_metrics, MetricsRecord};
-pub use run_lock::{LockError, RunLock};
+pub use run_lock::{LockError, RunLock, RunStart};
 pub use text::{corpus_files, TOKEN_CACHE};
 pub use trainer::{train, ProgressObserver, StepProgress, TrainError, TrainOptions, TrainSummary};

@@ -20,6 +20,15 @@ pub enum LockError {
         /// The holder's process id, when it has written it yet.
         holder: Option<u32>,
     },
+    /// The run folder cannot be created.
+    #[error("cannot create run folder {} ({source})", run_dir.display())]
+    CreateDir {
+        /// The run folder.
+        run_dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The lock file cannot be created or locked.
     #[error("cannot lock run folder {} ({source}): check that the folder is writable and on a filesystem that supports file locks", run_dir.display())]
     Io {
@@ -72,6 +81,89 @@ impl RunLock {
     }
 }
 
+/// A run folder's lock taken at the start of training, with what that start
+/// created. Dropped before [`RunStart::started`] (a start that failed on its
+/// inputs), it removes exactly that: the folders it made, else the lock file
+/// it made, so a failed start leaves nothing behind. It never removes what
+/// was there before, nor anything while another trainer holds the folder.
+#[derive(Debug)]
+pub struct RunStart {
+    lock: Option<RunLock>,
+    /// The highest folder this start created.
+    made_dir: Option<PathBuf>,
+    /// The lock file, when this start created it in an existing folder.
+    made_lock: Option<PathBuf>,
+    started: bool,
+}
+
+impl RunStart {
+    /// Creates `run_dir` (and its missing parents) and takes its lock.
+    pub fn begin(run_dir: &Path) -> Result<Self, LockError> {
+        let made_dir = make_dirs(run_dir).map_err(|source| LockError::CreateDir {
+            run_dir: run_dir.to_path_buf(),
+            source,
+        })?;
+        let lock_path = run_dir.join(LOCK_FILE);
+        let made_lock = (made_dir.is_none() && !lock_path.exists()).then_some(lock_path);
+        let mut start = Self {
+            lock: None,
+            made_dir,
+            made_lock,
+            started: false,
+        };
+        start.lock = Some(RunLock::acquire(run_dir)?);
+        Ok(start)
+    }
+
+    /// The start went well: from now on the folder is the run's, kept
+    /// whatever happens. The lock stays held until this is dropped.
+    pub fn started(&mut self) {
+        self.started = true;
+    }
+}
+
+impl Drop for RunStart {
+    fn drop(&mut self) {
+        if self.started {
+            return;
+        }
+        match (&self.lock, &self.made_dir, &self.made_lock) {
+            // Ours alone: what this start made goes.
+            (Some(_), Some(dir), _) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            (Some(_), None, Some(lock)) => {
+                let _ = std::fs::remove_file(lock);
+            }
+            // Not locked: only a folder still empty may go.
+            (None, Some(dir), _) => {
+                let _ = std::fs::remove_dir(dir);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Creates `dir` and its missing parents one by one; returns the highest
+/// folder this call created (one that appeared meanwhile is not ours).
+fn make_dirs(dir: &Path) -> std::io::Result<Option<PathBuf>> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && !p.exists())
+        .collect();
+    let mut made = None;
+    for path in missing.into_iter().rev() {
+        match std::fs::create_dir(path) {
+            Ok(()) => {
+                made.get_or_insert_with(|| path.to_path_buf());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && path.is_dir() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(made)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +178,38 @@ mod tests {
         }
         drop(first);
         RunLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_failed_start_removes_what_it_made_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let new_run = dir.path().join("runs/new");
+        drop(RunStart::begin(&new_run).unwrap());
+        assert!(!dir.path().join("runs").exists(), "the folders it made");
+
+        let existing = dir.path().join("existing");
+        std::fs::create_dir(&existing).unwrap();
+        std::fs::write(existing.join("notes.txt"), "mine").unwrap();
+        drop(RunStart::begin(&existing).unwrap());
+        assert!(!existing.join(LOCK_FILE).exists(), "the lock file it made");
+        assert!(existing.join("notes.txt").exists(), "what was there stays");
+
+        let mut kept = RunStart::begin(&new_run).unwrap();
+        kept.started();
+        drop(kept);
+        assert!(
+            new_run.join(LOCK_FILE).exists(),
+            "a started run keeps its folder"
+        );
+    }
+
+    #[test]
+    fn a_start_refused_by_another_trainer_removes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let mut first = RunStart::begin(&run).unwrap();
+        first.started();
+        assert!(matches!(RunStart::begin(&run), Err(LockError::Held { .. })));
+        assert!(run.join(LOCK_FILE).exists());
     }
 }

@@ -23,7 +23,7 @@ use crate::config::{ConfigError, CorpusNotFound, RunConfig, ValSplit};
 use crate::eval::{batch_tensors, evaluate};
 use crate::memory::{self, human_bytes, human_count, MemoryNeed};
 use crate::metrics::{bits_per_char, MetricsLog, MetricsRecord};
-use crate::run_lock::{LockError, RunLock};
+use crate::run_lock::{LockError, RunStart};
 use crate::text::{corpus_files, TrainText};
 
 /// Why training stopped early or could not start.
@@ -310,8 +310,15 @@ where
 {
     let run_dir = run_dir_of(config, options.resume.as_deref())?;
     // The lock comes before any checkpoint is read: a trainer that finished
-    // meanwhile may have written a newer `latest`.
-    let _lock = lock_run_dir(&run_dir)?;
+    // meanwhile may have written a newer `latest`. Until the run starts, a
+    // failure on the inputs removes what this start made.
+    let mut start = RunStart::begin(&run_dir).map_err(|e| match e {
+        LockError::CreateDir { run_dir, source } => TrainError::RunDir {
+            path: run_dir,
+            source,
+        },
+        other => other.into(),
+    })?;
     let resume = match &options.resume {
         Some(path) => Some(checkpoint::load_meta(path)?),
         None => None,
@@ -351,6 +358,7 @@ where
     // What this run trains on from here, after an allowed change too.
     trainer.state.corpus = Some(corpus.fingerprint());
     let metrics = trainer.open_logs(resume.as_ref())?;
+    start.started();
     trainer.announce(&corpus_path, &corpus);
     trainer.run(metrics)
 }
@@ -443,12 +451,6 @@ fn run_dir_of(config: &RunConfig, resume: Option<&Path>) -> Result<PathBuf, Trai
         .parent()
         .and_then(Path::parent)
         .map_or_else(|| config.train.out_dir.clone(), Path::to_path_buf))
-}
-
-/// Creates the run folder and takes its lock for the life of the run.
-fn lock_run_dir(run_dir: &Path) -> Result<RunLock, TrainError> {
-    std::fs::create_dir_all(run_dir).map_err(run_dir_error(run_dir))?;
-    Ok(RunLock::acquire(run_dir)?)
 }
 
 fn run_dir_error(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError {
@@ -870,7 +872,10 @@ where
             .stop
             .as_ref()
             .is_some_and(|s| s.load(Ordering::SeqCst));
-        if every(step, tc.save_every) || stop_requested {
+        // A new best is saved whatever save_every says, so that `best`
+        // always names the best model validated so far.
+        let new_best = val_loss.is_some() && self.best_step == Some(step);
+        if every(step, tc.save_every) || stop_requested || new_best {
             self.save()?;
         }
         if every(step, tc.sample_every) {

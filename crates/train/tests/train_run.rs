@@ -411,3 +411,48 @@ fn a_time_limit_stops_the_run_with_a_validated_checkpoint() {
     let meta = checkpoint::load_meta(tmp.path()).unwrap();
     assert_eq!(meta.state.step, summary.step);
 }
+
+/// `best` names the checkpoint of the lowest validation loss even when
+/// validation runs more often than checkpoints are saved: a new best is
+/// saved then and there.
+#[test]
+fn best_names_the_best_validated_step_whatever_save_every_says() {
+    let _serial = common::serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = common::smoke_config(
+        tmp.path(),
+        &[
+            "train.max_steps=14",
+            "train.eval_every=3",
+            "train.save_every=100",
+            "train.log_every=1",
+            "train.keep_last=100",
+        ],
+    );
+    train::<B>(&config, &common::options(None), &Default::default()).unwrap();
+    let validated: Vec<(u64, f64)> = read_metrics(&tmp.path().join("metrics.jsonl"))
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| Some((r.step, r.val_loss?)))
+        .collect();
+    assert!(validated.len() >= 4, "validations: {validated:?}");
+    let &(best_step, best_loss) = validated.iter().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap();
+    // Every validation that beat the ones before it left its checkpoint.
+    let mut lowest = f64::INFINITY;
+    for &(step, loss) in &validated {
+        if loss < lowest {
+            lowest = loss;
+            let dir = tmp.path().join(format!("checkpoints/step-{step:06}"));
+            assert!(
+                dir.is_dir(),
+                "step {step} was a new best ({loss}) but has no checkpoint"
+            );
+        }
+    }
+    let best = checkpoint::load_meta_pick(tmp.path(), checkpoint::Pick::Best).unwrap();
+    assert_eq!(
+        best.state.step, best_step,
+        "best names step {} but the lowest validation loss ({best_loss}) was at step {best_step}: {validated:?}",
+        best.state.step
+    );
+}

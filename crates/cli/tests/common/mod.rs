@@ -18,3 +18,40 @@ pub fn repo() -> PathBuf {
 #[allow(dead_code)]
 #[path = "../../../model/tests/support/vulkan.rs"]
 pub mod gpu;
+
+/// Waits until `ready` says yes, checking every 20 ms; after `seconds`
+/// fails, saying what it waited for (and `context()`, e.g. the screen so far).
+#[allow(dead_code)]
+pub fn wait_for(
+    what: &str,
+    seconds: u64,
+    mut ready: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited {seconds} s for {what}; {}",
+            context()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A random seed for a test, from `CHARRNN_TEST_SEED` or the clock, printed
+/// so that a failure can be replayed.
+#[allow(dead_code)]
+pub fn test_seed(test: &str) -> u64 {
+    let seed = std::env::var("CHARRNN_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    eprintln!("{test}: seed {seed} (CHARRNN_TEST_SEED={seed} replays it)");
+    seed | 1
+}
