@@ -11,12 +11,13 @@ use serde_json::Value;
 /// Each crate's allowed charrnn dependencies (normal, not dev): layers only
 /// point down.
 const LAYERS: &[(&str, &[&str])] = &[
+    ("charrnn-fs", &[]),
     ("charrnn-cpu", &[]),
     ("charrnn-gpu", &[]),
     ("charrnn-corpus", &[]),
     ("charrnn-batch", &["charrnn-corpus"]),
-    ("charrnn-tokens", &["charrnn-corpus"]),
-    ("charrnn-plot", &[]),
+    ("charrnn-tokens", &["charrnn-corpus", "charrnn-fs"]),
+    ("charrnn-plot", &["charrnn-fs"]),
     ("charrnn-model", &["charrnn-cpu", "charrnn-gpu"]),
     (
         "charrnn-sample",
@@ -30,6 +31,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "charrnn-corpus",
             "charrnn-batch",
+            "charrnn-fs",
             "charrnn-tokens",
             "charrnn-model",
             "charrnn-sample",
@@ -50,7 +52,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("charrnn-cli", &["charrnn"]),
-    ("xtask", &["charrnn-corpus"]),
+    ("xtask", &["charrnn-corpus", "charrnn-fs"]),
 ];
 
 /// Crates that may name burn at all; the others are plain Rust (or cubecl).

@@ -55,32 +55,69 @@ impl Weight for Bf16 {
 /// order (`order.rs`), so it equals, bit for bit, the same row and column of
 /// any packed product at this SIMD level.
 pub fn vec_mat<W: Weight>(y: &mut [f32], x: &[f32], b: &[W], ldb: usize, accumulate: bool) {
+    thread_local! {
+        static SUMS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     let (k, w) = (x.len(), y.len());
     assert!(k == 0 || b.len() >= (k - 1) * ldb + w);
+    SUMS.with_borrow_mut(|sums| {
+        if sums.len() < w {
+            sums.resize(w, 0.0);
+        }
+        at_this_level(y, x, b, ldb, accumulate, &mut sums[..w]);
+    });
+}
+
+/// Runs the product compiled for this CPU's SIMD level. The loop is called
+/// directly from each `#[target_feature]` function, with no closure in
+/// between: a closure does not inherit the features, and its multiply-adds
+/// would become calls to a software `fmaf`.
+fn at_this_level<W: Weight>(
+    y: &mut [f32],
+    x: &[f32],
+    b: &[W],
+    ldb: usize,
+    accumulate: bool,
+    sums: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn v4<W: Weight>(y: &mut [f32], x: &[f32], b: &[W], ldb: usize, acc: bool) {
-            vec_mat_in_order::<W, true>(y, x, b, ldb, acc)
+        unsafe fn v4<W: Weight>(
+            y: &mut [f32],
+            x: &[f32],
+            b: &[W],
+            ldb: usize,
+            acc: bool,
+            sums: &mut [f32],
+        ) {
+            vec_mat_in_order::<W, true>(y, x, b, ldb, acc, sums)
         }
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn v3<W: Weight>(y: &mut [f32], x: &[f32], b: &[W], ldb: usize, acc: bool) {
-            vec_mat_in_order::<W, true>(y, x, b, ldb, acc)
+        unsafe fn v3<W: Weight>(
+            y: &mut [f32],
+            x: &[f32],
+            b: &[W],
+            ldb: usize,
+            acc: bool,
+            sums: &mut [f32],
+        ) {
+            vec_mat_in_order::<W, true>(y, x, b, ldb, acc, sums)
         }
         match crate::simd_level() {
             // SAFETY: `simd_level` never names instructions the CPU lacks.
-            crate::SimdLevel::Avx512 => return unsafe { v4(y, x, b, ldb, accumulate) },
+            crate::SimdLevel::Avx512 => return unsafe { v4(y, x, b, ldb, accumulate, sums) },
             // SAFETY: as above.
-            crate::SimdLevel::Avx2 => return unsafe { v3(y, x, b, ldb, accumulate) },
+            crate::SimdLevel::Avx2 => return unsafe { v3(y, x, b, ldb, accumulate, sums) },
             crate::SimdLevel::Baseline => {}
         }
     }
-    vec_mat_in_order::<W, { crate::order::BASELINE_FUSES }>(y, x, b, ldb, accumulate)
+    vec_mat_in_order::<W, { crate::order::BASELINE_FUSES }>(y, x, b, ldb, accumulate, sums)
 }
 
 /// The product, compiled once per weight type and SIMD level. It is bound by
 /// reading the weights, so it reads four rows of them at a time, in memory
-/// order, into a row of block sums that stays in L1.
+/// order, into a row of block sums (`sums`, as long as `y`) that stays in L1.
 #[inline(always)]
 fn vec_mat_in_order<W: Weight, const FUSED: bool>(
     y: &mut [f32],
@@ -88,46 +125,47 @@ fn vec_mat_in_order<W: Weight, const FUSED: bool>(
     b: &[W],
     ldb: usize,
     accumulate: bool,
+    sums: &mut [f32],
 ) {
-    thread_local! {
-        static SUMS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
     let (k, w) = (x.len(), y.len());
     if k == 0 && !accumulate {
         y.fill(0.0);
     }
-    let row = |p: usize| &b[p * ldb..p * ldb + w];
-    let ma = crate::order::mul_add::<FUSED>;
-    SUMS.with_borrow_mut(|sums| {
-        sums.resize(w.max(sums.len()), 0.0);
-        let sums = &mut sums[..w];
-        let depth = crate::order::depth_step(k);
-        for p0 in (0..k).step_by(depth) {
-            sums.fill(0.0);
-            let xs = &x[p0..(p0 + depth).min(k)];
-            let mut quads = xs.chunks_exact(4);
-            for (q, xq) in (&mut quads).enumerate() {
-                let p = p0 + 4 * q;
-                let (r0, r1, r2, r3) = (row(p), row(p + 1), row(p + 2), row(p + 3));
-                for ((((s, a0), a1), a2), a3) in sums.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
-                    let s01 = ma(xq[1], a1.value(), ma(xq[0], a0.value(), *s));
-                    *s = ma(xq[3], a3.value(), ma(xq[2], a2.value(), s01));
-                }
+    let depth = crate::order::depth_step(k);
+    for p0 in (0..k).step_by(depth) {
+        sums.fill(0.0);
+        let xs = &x[p0..(p0 + depth).min(k)];
+        let mut quads = xs.chunks_exact(4);
+        let mut p = p0;
+        for xq in &mut quads {
+            let r0 = &b[p * ldb..p * ldb + w];
+            let r1 = &b[(p + 1) * ldb..(p + 1) * ldb + w];
+            let r2 = &b[(p + 2) * ldb..(p + 2) * ldb + w];
+            let r3 = &b[(p + 3) * ldb..(p + 3) * ldb + w];
+            for ((((s, a0), a1), a2), a3) in sums.iter_mut().zip(r0).zip(r1).zip(r2).zip(r3) {
+                let s01 =
+                    mul_add::<FUSED>(xq[1], a1.value(), mul_add::<FUSED>(xq[0], a0.value(), *s));
+                *s = mul_add::<FUSED>(xq[3], a3.value(), mul_add::<FUSED>(xq[2], a2.value(), s01));
             }
-            let done = p0 + xs.len() - quads.remainder().len();
-            for (p, &xp) in quads.remainder().iter().enumerate() {
-                for (s, a) in sums.iter_mut().zip(row(done + p)) {
-                    *s = ma(xp, a.value(), *s);
-                }
+            p += 4;
+        }
+        for &xp in quads.remainder() {
+            for (s, a) in sums.iter_mut().zip(&b[p * ldb..p * ldb + w]) {
+                *s = mul_add::<FUSED>(xp, a.value(), *s);
             }
-            if p0 == 0 && !accumulate {
-                y.copy_from_slice(sums);
-            } else {
-                y.iter_mut().zip(&*sums).for_each(|(y, s)| *y += s);
+            p += 1;
+        }
+        if p0 == 0 && !accumulate {
+            y.copy_from_slice(sums);
+        } else {
+            for (y, s) in y.iter_mut().zip(&*sums) {
+                *y += s;
             }
         }
-    });
+    }
 }
+
+use crate::order::mul_add;
 
 #[cfg(test)]
 mod tests {

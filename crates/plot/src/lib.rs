@@ -99,19 +99,13 @@ pub fn plot_losses(points: &[LossPoint], title: &str, stem: &Path) -> Result<Plo
     Ok(files)
 }
 
-/// Runs `draw` on a temporary path beside `path` (same extension, so the backend
-/// picks the right encoder), then renames it into place.
+/// Runs `draw` on a temporary path beside `path` (same extension, so the
+/// backend picks the right encoder), then puts it in place durably.
 fn write_atomically(
     path: &Path,
     draw: impl FnOnce(&Path) -> Result<(), String>,
 ) -> Result<(), PlotError> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("plot");
-    let tmp = path.with_file_name(format!(".tmp-{}-{name}", std::process::id()));
-    let result = draw(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| e.to_string()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|reason| PlotError::Draw {
+    charrnn_fs::replace(path, draw, |e| e.to_string()).map_err(|reason| PlotError::Draw {
         path: path.to_path_buf(),
         reason,
     })

@@ -208,3 +208,85 @@ async fn signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn fails(_: Engine, _: Vocab, _: mpsc::Receiver<scheduler::Message>) {
+        panic!("injected failure");
+    }
+
+    fn served() -> Served {
+        use burn::backend::Flex;
+        let config = charrnn_model::CharRnnConfig {
+            vocab_size: 3,
+            embed_size: 4,
+            hidden_size: 4,
+            num_layers: 1,
+            dropout: 0.0,
+        };
+        let model = config.init::<Flex>(&Default::default());
+        Served {
+            engine: Engine::from_model(&model),
+            vocab: Vocab::from_text("abc"),
+            defaults: SampleOptions {
+                prime: "a".into(),
+                ..SampleOptions::default()
+            },
+            model: serde_json::json!({}),
+            checkpoint: "test".into(),
+            limits: Limits::default(),
+            token: None,
+        }
+    }
+
+    async fn ask(addr: std::net::SocketAddr, head: &str, body: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "{head} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).await.unwrap();
+        reply
+    }
+
+    /// A generating thread that died is not hidden: `/health` answers 503
+    /// with the reason, and a request says why it cannot be served.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn health_fails_once_the_generating_thread_has_failed() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_with(
+            listener,
+            served(),
+            async {
+                let _ = stopped.await;
+            },
+            fails,
+        ));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let health = loop {
+            let reply = ask(addr, "GET /health", "").await;
+            if !reply.starts_with("HTTP/1.1 200") {
+                break reply;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited 10 s for /health to report the failed generating thread"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert!(health.starts_with("HTTP/1.1 503"), "{health}");
+        assert!(health.contains("injected failure"), "{health}");
+        let generate = ask(addr, "POST /v1/generate", "{}").await;
+        assert!(generate.starts_with("HTTP/1.1 503"), "{generate}");
+        assert!(generate.contains("injected failure"), "{generate}");
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+    }
+}

@@ -82,16 +82,13 @@ pub fn prepare(
         sources,
         ids_crc32: Header::crc_text(0),
     };
-    let partial = partial_path(out);
-    let written = write_file(&plan, &partial, header, &scan, &vocab, &mut |n| {
-        done += n;
-        progress(done, total);
-    });
-    if let Err(e) = written.and_then(|()| std::fs::rename(&partial, out).map_err(io("write", out)))
-    {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e);
-    }
+    let write = |partial: &Path| {
+        write_file(&plan, partial, header, &scan, &vocab, &mut |n| {
+            done += n;
+            progress(done, total);
+        })
+    };
+    charrnn_fs::replace(out, write, io("write", out))?;
     Ok(Prepared {
         text_bytes: total / 2,
         tokens: scan.tokens,
@@ -99,14 +96,6 @@ pub fn prepare(
         id_bytes,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// Where a token file is written before it is complete.
-fn partial_path(out: &Path) -> PathBuf {
-    let name = out
-        .file_name()
-        .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
-    out.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
 /// What the first pass learns.

@@ -27,8 +27,7 @@
 //! again.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -388,15 +387,11 @@ pub(crate) fn save(
     result
 }
 
-/// Points `root/pointer` at checkpoint `name`: a temporary file, fsynced, renamed.
+/// Points `root/pointer` at checkpoint `name`, atomically and durably.
 fn write_pointer(root: &Path, pointer: &str, name: &str) -> Result<(), CheckpointError> {
-    let tmp = root.join(format!(".{pointer}.tmp-{}", std::process::id()));
-    write_synced(&tmp, name.as_bytes())?;
-    fs::rename(&tmp, root.join(pointer)).map_err(|source| CheckpointError::Write {
-        path: root.join(pointer),
-        source,
-    })?;
-    sync_dir(root)
+    let path = root.join(pointer);
+    charrnn_fs::write(&path, name.as_bytes())
+        .map_err(|source| CheckpointError::Write { path, source })
 }
 
 /// Removes all but the newest `keep` checkpoints, never the ones `latest` or
@@ -422,25 +417,17 @@ fn prune(root: &Path, keep: usize) {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    let werr = |source| CheckpointError::Write {
+    charrnn_fs::write_synced(path, bytes).map_err(|source| CheckpointError::Write {
         path: path.to_path_buf(),
         source,
-    };
-    let mut f = File::create(path).map_err(werr)?;
-    f.write_all(bytes).map_err(werr)?;
-    f.sync_all().map_err(werr)
+    })
 }
 
 fn sync_dir(path: &Path) -> Result<(), CheckpointError> {
-    // Directories are fsynced so renames survive a power cut (no-op where unsupported).
-    match File::open(path).and_then(|f| f.sync_all()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Ok(()),
-        Err(source) => Err(CheckpointError::Write {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
+    charrnn_fs::sync_dir(path).map_err(|source| CheckpointError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Which checkpoint of a run folder to pick.

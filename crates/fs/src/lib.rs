@@ -1,0 +1,137 @@
+//! Writing a file so that a crash or a power cut leaves the old file or the
+//! new one, never a mix: the one way every charrnn crate writes what a user
+//! keeps (checkpoints, plots, token files, downloaded corpora).
+//!
+//! [`replace`] writes beside the target (a hidden temporary name in the same
+//! folder, so the rename stays on one filesystem), fsyncs it, renames it over
+//! the target and fsyncs the folder, so that the rename itself survives a
+//! power cut. On any error the temporary file is removed and the target is
+//! as it was.
+//!
+//! ```
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("notes.txt");
+//! charrnn_fs::write(&path, b"first")?;
+//! charrnn_fs::write(&path, b"second")?;
+//! assert_eq!(std::fs::read_to_string(&path)?, "second");
+//! // Nothing but the file itself is left in the folder.
+//! assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Replaces `path` with `bytes`, atomically and durably (see [`replace`]).
+pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, |tmp| std::fs::write(tmp, bytes), |e| e)
+}
+
+/// Writes `bytes` to a new file at `path` and fsyncs it: for the files of a
+/// folder that is itself renamed into place once whole (a checkpoint).
+pub fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut file = File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Replaces `path` with what `write_to` writes at the temporary path it is
+/// given (a hidden sibling of `path` with the same extension): fsynced,
+/// renamed over `path`, the folder fsynced. An error of those steps becomes
+/// the caller's through `io_error`. On any error the temporary file is
+/// removed and `path` is left as it was.
+pub fn replace<E>(
+    path: &Path,
+    write_to: impl FnOnce(&Path) -> Result<(), E>,
+    io_error: impl FnOnce(io::Error) -> E,
+) -> Result<(), E> {
+    let tmp = temporary_sibling(path);
+    let written = write_to(&tmp).and_then(|()| {
+        let durable = File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .and_then(|()| sync_dir(parent(path)));
+        durable.map_err(io_error)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Fsyncs a folder, so that the renames and creations in it survive a power
+/// cut. Where folders cannot be opened for syncing (some filesystems refuse
+/// with a permission error), does nothing.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    match File::open(dir).and_then(|f| f.sync_all()) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
+        other => other,
+    }
+}
+
+/// A hidden name beside `path`, unique to this process and this call, that
+/// keeps its extension (programs that pick a format by it still do):
+/// `.tmp-PID-N-NAME`.
+pub fn temporary_sibling(path: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |n| n.to_string_lossy());
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".tmp-{}-{call}-{name}", std::process::id()))
+}
+
+/// The folder `path` lives in (`.` for a bare name).
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kept.bin");
+        write(&path, b"old").unwrap();
+        let failed: io::Result<()> = replace(
+            &path,
+            |tmp| {
+                std::fs::write(tmp, b"half")?;
+                Err(io::Error::other("the disk filled"))
+            },
+            |e| e,
+        );
+        assert_eq!(failed.unwrap_err().to_string(), "the disk filled");
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["kept.bin"]);
+    }
+
+    #[test]
+    fn temporary_names_are_hidden_siblings_and_never_repeat() {
+        let path = Path::new("runs/x/loss.png");
+        let (a, b) = (temporary_sibling(path), temporary_sibling(path));
+        assert_ne!(a, b);
+        assert_eq!(a.parent(), path.parent());
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(".tmp-") && name.ends_with("-loss.png"),
+            "{name}"
+        );
+        assert_eq!(a.extension(), path.extension());
+    }
+}
