@@ -231,8 +231,11 @@ mod tests {
         Served {
             engine: Engine::from_model(&model),
             vocab: Vocab::from_text("abc"),
+            // Options this 3-character model can serve, so that only the
+            // failed thread stands between a request and its answer.
             defaults: SampleOptions {
                 prime: "a".into(),
+                top_n: 2,
                 ..SampleOptions::default()
             },
             model: serde_json::json!({}),
