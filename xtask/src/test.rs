@@ -97,15 +97,16 @@ pub fn test(args: &[String]) -> Result<()> {
     }
     // The executables the run above built: rebuilding them with `-p` would
     // unify features differently and compile the crates again.
+    let built = test_binaries(&root)?;
     eprintln!("xtask: the kernel, model and engine tests again, on one thread");
-    for (binary, dir) in test_binaries(&root, &ONE_THREAD_CRATES)? {
+    for (binary, dir) in of_crates(&root, &built, &ONE_THREAD_CRATES)? {
         status(
             Command::new(binary)
                 .current_dir(dir)
                 .env("RAYON_NUM_THREADS", "1"),
         )?;
     }
-    valgrind_kernels(&root)
+    valgrind_kernels(of_crates(&root, &built, &VALGRIND_CRATES)?)
 }
 
 /// Installs what the tests need and is missing: Debian packages as root or
@@ -188,13 +189,13 @@ fn sudo_without_password() -> bool {
 /// Runs the CPU kernel tests (`charrnn-cpu`'s unit tests and its blocking
 /// tests) under valgrind at the AVX2 level (valgrind decodes no AVX-512 and
 /// hides it from the program), failing on any invalid read or write.
-fn valgrind_kernels(root: &Path) -> Result<()> {
+fn valgrind_kernels(binaries: Vec<(PathBuf, PathBuf)>) -> Result<()> {
     #[cfg(target_arch = "x86_64")]
     let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
     #[cfg(not(target_arch = "x86_64"))]
     let avx2 = false;
     let level = if avx2 { "avx2" } else { "baseline" };
-    for (binary, dir) in test_binaries(root, &VALGRIND_CRATES)? {
+    for (binary, dir) in binaries {
         let name = binary.file_name().unwrap_or_default().to_string_lossy();
         eprintln!("xtask: valgrind {name} at the {level} level");
         status(
@@ -211,10 +212,9 @@ fn valgrind_kernels(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The test executables of the workspace's test build that belong to the
-/// crates in `crate_dirs`, each with its crate folder (where `cargo test`
-/// runs it).
-fn test_binaries(root: &Path, crate_dirs: &[&str]) -> Result<Vec<(PathBuf, PathBuf)>> {
+/// Every test executable of the workspace's test build, with its crate's
+/// folder (where `cargo test` runs it).
+fn test_binaries(root: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     let out = Command::new(cargo())
         .current_dir(root)
         .args(["test", "--workspace", "--no-run", "--message-format=json"])
@@ -226,16 +226,30 @@ fn test_binaries(root: &Path, crate_dirs: &[&str]) -> Result<Vec<(PathBuf, PathB
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let wanted: Vec<PathBuf> = crate_dirs.iter().map(|d| root.join(d)).collect();
-    let binaries: Vec<(PathBuf, PathBuf)> = String::from_utf8_lossy(&out.stdout)
+    Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter(|m| m["reason"] == "compiler-artifact" && m["profile"]["test"] == true)
         .filter_map(|m| {
-            let dir = Path::new(m["manifest_path"].as_str()?).parent()?;
-            let dir = wanted.iter().find(|w| same_folder(w, dir))?;
-            Some((PathBuf::from(m["executable"].as_str()?), dir.clone()))
+            let dir = Path::new(m["manifest_path"].as_str()?)
+                .parent()?
+                .to_path_buf();
+            Some((PathBuf::from(m["executable"].as_str()?), dir))
         })
+        .collect())
+}
+
+/// The executables of `built` that belong to the crates in `crate_dirs`.
+fn of_crates(
+    root: &Path,
+    built: &[(PathBuf, PathBuf)],
+    crate_dirs: &[&str],
+) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let wanted: Vec<PathBuf> = crate_dirs.iter().map(|d| root.join(d)).collect();
+    let binaries: Vec<(PathBuf, PathBuf)> = built
+        .iter()
+        .filter(|(_, dir)| wanted.iter().any(|w| same_folder(w, dir)))
+        .cloned()
         .collect();
     if binaries.is_empty() {
         bail!("cargo built no test executable for {crate_dirs:?}");

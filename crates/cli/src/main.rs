@@ -448,9 +448,6 @@ pub(crate) fn memory_limits() -> charrnn::sample::Limits {
 }
 
 fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
-    if args.num_samples == 0 {
-        anyhow::bail!("--num-samples is 0: ask for at least one sample");
-    }
     let (meta, model) = args.model.load()?;
     let defaults = &meta.config.sample;
     let options = SampleOptions {

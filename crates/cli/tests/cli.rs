@@ -283,6 +283,13 @@ fn smoke_run_trains_samples_and_evaluates() {
         "refused only after {:?}",
         started.elapsed()
     );
+    // And no samples at all: the same check, naming the flag.
+    let none = charrnn(
+        &["sample", "--run", run_s, "--num-samples", "0"],
+        tmp.path(),
+    );
+    assert_fails(&none, "num_samples is 0");
+    assert_fails(&none, "--num-samples");
 
     let corpus = common::small_text();
     let out = charrnn(

@@ -19,6 +19,7 @@ mod documents;
 mod error;
 mod fingerprint;
 mod tokens;
+mod units;
 mod vocab;
 
 pub use corpus::{
@@ -29,4 +30,5 @@ pub use documents::{files_of, split_per_document, text_files_in, Document};
 pub use error::{CorpusError, UnknownChar};
 pub use fingerprint::Fingerprint;
 pub use tokens::Tokens;
+pub use units::{human_bytes, human_count};
 pub use vocab::{CharSet, Vocab};

@@ -64,69 +64,67 @@ pub fn vec_mat<W: Weight>(y: &mut [f32], x: &[f32], b: &[W], ldb: usize, accumul
         if sums.len() < w {
             sums.resize(w, 0.0);
         }
-        at_this_level(y, x, b, ldb, accumulate, &mut sums[..w]);
+        let product = Product {
+            y,
+            x,
+            b,
+            ldb,
+            accumulate,
+            sums: &mut sums[..w],
+        };
+        at_this_level(product);
     });
+}
+
+/// One call of [`vec_mat`], with `sums`, a scratch row as long as `y`.
+struct Product<'a, W> {
+    y: &'a mut [f32],
+    x: &'a [f32],
+    b: &'a [W],
+    ldb: usize,
+    accumulate: bool,
+    sums: &'a mut [f32],
 }
 
 /// Runs the product compiled for this CPU's SIMD level. The loop is called
 /// directly from each `#[target_feature]` function, with no closure in
 /// between: a closure does not inherit the features, and its multiply-adds
 /// would become calls to a software `fmaf`.
-fn at_this_level<W: Weight>(
-    y: &mut [f32],
-    x: &[f32],
-    b: &[W],
-    ldb: usize,
-    accumulate: bool,
-    sums: &mut [f32],
-) {
+fn at_this_level<W: Weight>(product: Product<'_, W>) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx512f,avx2,fma")]
-        unsafe fn v4<W: Weight>(
-            y: &mut [f32],
-            x: &[f32],
-            b: &[W],
-            ldb: usize,
-            acc: bool,
-            sums: &mut [f32],
-        ) {
-            vec_mat_in_order::<W, true>(y, x, b, ldb, acc, sums)
+        unsafe fn v4<W: Weight>(product: Product<'_, W>) {
+            vec_mat_in_order::<W, true>(product)
         }
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn v3<W: Weight>(
-            y: &mut [f32],
-            x: &[f32],
-            b: &[W],
-            ldb: usize,
-            acc: bool,
-            sums: &mut [f32],
-        ) {
-            vec_mat_in_order::<W, true>(y, x, b, ldb, acc, sums)
+        unsafe fn v3<W: Weight>(product: Product<'_, W>) {
+            vec_mat_in_order::<W, true>(product)
         }
         match crate::simd_level() {
             // SAFETY: `simd_level` never names instructions the CPU lacks.
-            crate::SimdLevel::Avx512 => return unsafe { v4(y, x, b, ldb, accumulate, sums) },
+            crate::SimdLevel::Avx512 => return unsafe { v4(product) },
             // SAFETY: as above.
-            crate::SimdLevel::Avx2 => return unsafe { v3(y, x, b, ldb, accumulate, sums) },
+            crate::SimdLevel::Avx2 => return unsafe { v3(product) },
             crate::SimdLevel::Baseline => {}
         }
     }
-    vec_mat_in_order::<W, { crate::order::BASELINE_FUSES }>(y, x, b, ldb, accumulate, sums)
+    vec_mat_in_order::<W, { crate::order::BASELINE_FUSES }>(product)
 }
 
 /// The product, compiled once per weight type and SIMD level. It is bound by
 /// reading the weights, so it reads four rows of them at a time, in memory
-/// order, into a row of block sums (`sums`, as long as `y`) that stays in L1.
+/// order, into the row of block sums, which stays in L1.
 #[inline(always)]
-fn vec_mat_in_order<W: Weight, const FUSED: bool>(
-    y: &mut [f32],
-    x: &[f32],
-    b: &[W],
-    ldb: usize,
-    accumulate: bool,
-    sums: &mut [f32],
-) {
+fn vec_mat_in_order<W: Weight, const FUSED: bool>(product: Product<'_, W>) {
+    let Product {
+        y,
+        x,
+        b,
+        ldb,
+        accumulate,
+        sums,
+    } = product;
     let (k, w) = (x.len(), y.len());
     if k == 0 && !accumulate {
         y.fill(0.0);

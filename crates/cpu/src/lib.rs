@@ -43,6 +43,8 @@ macro_rules! multiversion {
 }
 
 mod activations;
+#[cfg(test)]
+mod every_size;
 mod gemv;
 #[cfg(target_arch = "x86_64")]
 mod kernel;
@@ -669,11 +671,16 @@ mod tests {
         rerun_tests_at_other_levels("kernels_at_every_simd_level");
     }
 
+    /// The product by its definition, row by row (reading `b` along its
+    /// rows, so that products of thousands of columns stay quick, under
+    /// valgrind too).
     pub(crate) fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
         let mut out = vec![0.0; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                out[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+        for (row, x) in out.chunks_exact_mut(n.max(1)).zip(a.chunks_exact(k.max(1))) {
+            for (p, &x) in x.iter().enumerate().take(k) {
+                for (o, &w) in row.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                    *o += x * w;
+                }
             }
         }
         out

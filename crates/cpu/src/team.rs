@@ -272,7 +272,7 @@ mod tests {
             let mut got = vec![0.5; m * n];
             team.matmul_packed(&mut got, a, &packed, crate::Output::Accumulate);
             // The same sums, though at the baseline level in the row order
-            // rather than the library's (tests/blocking.rs checks the bits).
+            // rather than the library's (every_size.rs checks the bits).
             crate::tests::assert_close(&got, &want, k, 0.0, &format!("{m}×{k}×{n}"));
         }
     }

@@ -85,7 +85,7 @@ pub enum SampleError {
     #[error("prime: {0}; use only characters of the training text")]
     UnknownPrimeChar(#[from] UnknownChar),
     /// The samples asked for would take more memory than they may.
-    #[error("{samples} samples of {length} characters need about {} of memory, more than the {} they may take: ask for fewer samples or fewer characters", crate::limits::human_bytes(*need), crate::limits::human_bytes(u128::from(*available)))]
+    #[error("{samples} samples of {length} characters need about {} of memory, more than the {} they may take: ask for fewer samples or fewer characters", charrnn_corpus::human_bytes(*need), charrnn_corpus::human_bytes(u128::from(*available)))]
     TooBig {
         /// Samples asked for.
         samples: usize,

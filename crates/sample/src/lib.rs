@@ -19,4 +19,4 @@ mod limits;
 
 pub use engine::Engine;
 pub use generate::{check_against, Draws, Generator, SampleError, SampleOptions};
-pub use limits::{bytes_needed, Limits};
+pub use limits::Limits;

@@ -62,38 +62,8 @@ impl Limits {
 
 /// Bytes that `samples` samples of `options` take while they are made: each
 /// stream's state in the engine, its draws and its text.
-pub fn bytes_needed(bytes_per_stream: usize, options: &SampleOptions, samples: usize) -> u128 {
+fn bytes_needed(bytes_per_stream: usize, options: &SampleOptions, samples: usize) -> u128 {
     let per_sample =
         bytes_per_stream as u128 + (options.top_n as u128) * 8 + (options.length as u128) * 4 + 256;
     per_sample * samples as u128
-}
-
-/// `bytes` in the largest binary unit that keeps a number above 1.
-pub(crate) fn human_bytes(bytes: u128) -> String {
-    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < units.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{bytes} bytes"),
-        _ => format!("{value:.1} {}", units[unit]),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::human_bytes;
-
-    #[test]
-    fn sizes_read_as_people_write_them() {
-        assert_eq!(human_bytes(512), "512 bytes");
-        assert_eq!(human_bytes(3 << 30), "3.0 GiB");
-        assert_eq!(
-            human_bytes(u128::MAX),
-            format!("{:.1} EiB", u128::MAX as f64 / (1u128 << 60) as f64)
-        );
-    }
 }

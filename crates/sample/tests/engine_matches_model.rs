@@ -4,8 +4,12 @@ use burn::backend::Flex;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
 use charrnn_corpus::Vocab;
-use charrnn_model::{CharRnn, CharRnnConfig, ModelState};
+use charrnn_model::{CharRnnConfig, ModelState};
 use charrnn_sample::{Engine, Generator, SampleError, SampleOptions};
+
+#[path = "support/wide_model.rs"]
+mod wide_model;
+use wide_model::{engine_on, wide};
 
 fn config() -> CharRnnConfig {
     CharRnnConfig {
@@ -273,34 +277,6 @@ fn top_n_steps_give_the_exact_top_n_logits_and_skip_the_rest() {
 #[test]
 fn kernels_at_every_simd_level() {
     charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
-}
-
-/// A model with `vocab_size` characters (CJK ideographs), for the tests of
-/// widths past one block of the GEMM kernel's columns (4080).
-fn wide(vocab_size: usize, hidden_size: usize, num_layers: usize) -> (CharRnn<Flex>, Vocab) {
-    let config = CharRnnConfig {
-        vocab_size,
-        embed_size: 16,
-        hidden_size,
-        num_layers,
-        dropout: 0.0,
-    };
-    let device = Default::default();
-    Flex::seed(&device, 21);
-    let text: String = (0..vocab_size as u32)
-        .map(|i| char::from_u32(0x4E00 + i).unwrap())
-        .collect();
-    (config.init::<Flex>(&device), Vocab::from_text(&text))
-}
-
-/// An engine whose thread team has `threads` members (the engine sizes its
-/// team from rayon's pool).
-fn engine_on(threads: usize, model: &CharRnn<Flex>) -> Engine {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(|| Engine::from_model(model))
 }
 
 /// A stream's logits are the same bits whatever runs beside it and however

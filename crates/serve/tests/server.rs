@@ -15,6 +15,10 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+#[path = "../../sample/tests/support/wide_model.rs"]
+mod wide_model;
+use wide_model::{engine_on, wide};
+
 const TOKEN: &str = "s3cret";
 
 fn served(limits: Limits) -> Served {
@@ -512,30 +516,11 @@ async fn the_page_streams_text_in_a_real_browser() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_writes_what_charrnn_sample_writes_on_one_thread_and_on_two() {
     use charrnn_sample::Generator;
-    let vocab_size = 4400;
-    let text: String = (0..vocab_size as u32)
-        .map(|i| char::from_u32(0x4E00 + i).unwrap())
-        .collect();
-    let vocab = Vocab::from_text(&text);
-    let config = CharRnnConfig {
-        vocab_size,
-        embed_size: 16,
-        hidden_size: 48,
-        num_layers: 2,
-        dropout: 0.0,
-    };
-    let device = Default::default();
-    <Flex as burn::tensor::backend::Backend>::seed(&device, 9);
-    let model = config.init::<Flex>(&device);
-    let on_threads = |threads: usize| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .unwrap()
-            .install(|| Engine::from_model(&model))
-    };
+    let (model, vocab) = wide(4400, 48, 2);
+    let on_threads = |threads: usize| engine_on(threads, &model);
+    let text: String = vocab.chars().iter().take(3).collect();
     let options = SampleOptions {
-        prime: text.chars().take(3).collect(),
+        prime: text,
         length: 120,
         top_n: 5,
         seed: 7,

@@ -71,6 +71,8 @@ pub fn estimate(config: &RunConfig, vocab_size: usize) -> MemoryNeed {
     }
 }
 
+pub use charrnn_corpus::{human_bytes, human_count};
+
 /// Memory this process can still take: the system's available memory, or
 /// less under a cgroup limit (a container); `None` where neither is known.
 pub fn available_memory() -> Option<u64> {
@@ -84,33 +86,6 @@ pub fn available_memory() -> Option<u64> {
         (Some(a), Some(c)) => Some(a.min(c)),
         (a, c) => a.or(c),
     }
-}
-
-/// Bytes in human units: `1.9 TB`, `512 MB`.
-pub fn human_bytes(bytes: u128) -> String {
-    let units = ["bytes", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < units.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    match unit {
-        0 => format!("{bytes} bytes"),
-        _ => format!("{value:.1} {}", units[unit]),
-    }
-}
-
-/// A count in words for large numbers: `480 billion`, `2.6 million`.
-pub fn human_count(n: u128) -> String {
-    let scales = [(1e12, "trillion"), (1e9, "billion"), (1e6, "million")];
-    let x = n as f64;
-    scales
-        .iter()
-        .find(|(scale, _)| x >= *scale)
-        .map_or(n.to_string(), |(scale, name)| {
-            format!("{:.1} {name}", x / scale).replace(".0 ", " ")
-        })
 }
 
 #[cfg(test)]
@@ -156,12 +131,7 @@ mod tests {
     }
 
     #[test]
-    fn units_read_as_people_write_them() {
-        assert_eq!(human_bytes(1_900_000_000_000), "1.9 TB");
-        assert_eq!(human_bytes(512), "512 bytes");
-        assert_eq!(human_count(480_000_000_000), "480 billion");
-        assert_eq!(human_count(2_590_000), "2.6 million");
-        assert_eq!(human_count(999), "999");
+    fn available_memory_is_known_here() {
         assert!(available_memory().is_some_and(|b| b > 0));
     }
 }

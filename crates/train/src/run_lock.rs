@@ -88,12 +88,10 @@ impl RunLock {
 /// was there before, nor anything while another trainer holds the folder.
 #[derive(Debug)]
 pub struct RunStart {
-    lock: Option<RunLock>,
-    /// The highest folder this start created.
-    made_dir: Option<PathBuf>,
-    /// The lock file, when this start created it in an existing folder.
-    made_lock: Option<PathBuf>,
-    started: bool,
+    _lock: RunLock,
+    /// What this start created (the highest new folder, else a new lock
+    /// file), until the run has started.
+    made: Option<PathBuf>,
 }
 
 impl RunStart {
@@ -104,42 +102,39 @@ impl RunStart {
             source,
         })?;
         let lock_path = run_dir.join(LOCK_FILE);
-        let made_lock = (made_dir.is_none() && !lock_path.exists()).then_some(lock_path);
-        let mut start = Self {
-            lock: None,
-            made_dir,
-            made_lock,
-            started: false,
-        };
-        start.lock = Some(RunLock::acquire(run_dir)?);
-        Ok(start)
+        let made_lock = (!lock_path.exists()).then_some(lock_path);
+        match RunLock::acquire(run_dir) {
+            Ok(lock) => Ok(Self {
+                _lock: lock,
+                made: made_dir.or(made_lock),
+            }),
+            Err(e) => {
+                // Not ours to clear: only a folder of ours still empty goes.
+                if let Some(dir) = made_dir {
+                    let _ = std::fs::remove_dir(dir);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The start went well: from now on the folder is the run's, kept
     /// whatever happens. The lock stays held until this is dropped.
     pub fn started(&mut self) {
-        self.started = true;
+        self.made = None;
     }
 }
 
 impl Drop for RunStart {
     fn drop(&mut self) {
-        if self.started {
-            return;
-        }
-        match (&self.lock, &self.made_dir, &self.made_lock) {
-            // Ours alone: what this start made goes.
-            (Some(_), Some(dir), _) => {
+        match self.made.take() {
+            Some(dir) if dir.is_dir() => {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            (Some(_), None, Some(lock)) => {
-                let _ = std::fs::remove_file(lock);
+            Some(lock_file) => {
+                let _ = std::fs::remove_file(lock_file);
             }
-            // Not locked: only a folder still empty may go.
-            (None, Some(dir), _) => {
-                let _ = std::fs::remove_dir(dir);
-            }
-            _ => {}
+            None => {}
         }
     }
 }

@@ -3,19 +3,13 @@
 //! 4080 and the 48-column panel, depth `KC` = 512, rows `MC` = 256), against
 //! the naive product; and the rule the generation engine rests on: a row of a
 //! packed product is, bit for bit, the vector-matrix product of that row
-//! alone, whatever the number of rows or threads.
-//!
-//! The crate's tests rerun this binary at every SIMD level the CPU has, and
-//! `cargo xtask test` runs it once more under valgrind at the AVX2 level.
+//! alone, whatever the number of rows or threads. The crate's tests rerun at
+//! every SIMD level, and `cargo xtask test` runs them under valgrind.
 
-use charrnn_cpu::{
+use crate::tests::{assert_close, naive, operands};
+use crate::{
     matmul, matmul_packed, matmul_packed_in_thread, product, Mat, Output, PackedRhs, Team,
 };
-
-#[test]
-fn kernels_at_every_simd_level() {
-    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
-}
 
 /// `(m, k, n)`: columns on both sides of a panel (47, 48) and of a block of
 /// columns (4079..4081, 4095..4097, and far past: 4200, 4339 — the 金瓶梅
@@ -39,41 +33,6 @@ const SHAPES: [(usize, usize, usize); 12] = [
 /// Threads of the pools and teams each product runs on.
 const THREADS: [usize; 2] = [1, 3];
 
-fn operands(m: usize, k: usize, n: usize) -> (Vec<f32>, Vec<f32>) {
-    let a = (0..m * k)
-        .map(|i| ((i * 7 % 13) as f32 - 6.0) / 5.0)
-        .collect();
-    let b = (0..k * n)
-        .map(|i| ((i * 5 % 11) as f32 - 5.0) / 4.0)
-        .collect();
-    (a, b)
-}
-
-fn naive(a: &[f32], b: &[f32], (m, k, n): (usize, usize, usize)) -> Vec<f64> {
-    let mut out = vec![0.0f64; m * n];
-    for i in 0..m {
-        for p in 0..k {
-            let x = a[i * k + p] as f64;
-            for (o, &w) in out[i * n..(i + 1) * n].iter_mut().zip(&b[p * n..]) {
-                *o += x * w as f64;
-            }
-        }
-    }
-    out
-}
-
-fn assert_close(got: &[f32], want: &[f64], offset: f64, k: usize, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let w = w + offset;
-        let tolerance = 1e-5 * (1.0 + k as f64) * (1.0 + w.abs());
-        assert!(
-            (g as f64 - w).abs() <= tolerance,
-            "{what}: element {i} is {g}, expected {w}"
-        );
-    }
-}
-
 fn on_threads<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -84,9 +43,9 @@ fn on_threads<T: Send>(threads: usize, work: impl FnOnce() -> T + Send) -> T {
 
 #[test]
 fn every_entry_point_matches_the_definition_on_one_thread_and_on_several() {
-    for shape @ (m, k, n) in SHAPES {
+    for (m, k, n) in SHAPES {
         let (a, b) = operands(m, k, n);
-        let want = naive(&a, &b, shape);
+        let want = naive(&a, &b, m, k, n);
         let bias: Vec<f32> = (0..n).map(|j| (j % 7) as f32 - 3.0).collect();
         let (lhs, rhs) = (Mat::new(&a, m, k), Mat::new(&b, k, n));
         for threads in THREADS {
@@ -94,36 +53,36 @@ fn every_entry_point_matches_the_definition_on_one_thread_and_on_several() {
             on_threads(threads, || {
                 let mut dst = vec![1.0; m * n];
                 matmul(&mut dst, lhs, rhs, Output::Accumulate);
-                assert_close(&dst, &want, 1.0, k, &what("matmul +="));
+                assert_close(&dst, &want, k, 1.0, &what("matmul +="));
                 matmul(&mut dst, lhs, rhs, Output::Overwrite);
-                assert_close(&dst, &want, 0.0, k, &what("matmul"));
+                assert_close(&dst, &want, k, 0.0, &what("matmul"));
 
                 let plain = product(lhs, rhs, None);
-                assert_close(&plain, &want, 0.0, k, &what("product"));
+                assert_close(&plain, &want, k, 0.0, &what("product"));
                 let affine = product(lhs, rhs, Some(&bias));
-                let shifted: Vec<f64> = want
+                let shifted: Vec<f32> = want
                     .iter()
                     .enumerate()
-                    .map(|(i, w)| w + bias[i % n] as f64)
+                    .map(|(i, w)| w + bias[i % n])
                     .collect();
-                assert_close(&affine, &shifted, 0.0, k, &what("affine product"));
+                assert_close(&affine, &shifted, k, 0.0, &what("affine product"));
 
                 let packed = PackedRhs::new(rhs);
                 let mut dst = vec![1.0; m * n];
                 matmul_packed(&mut dst, lhs, &packed, Output::Accumulate);
-                assert_close(&dst, &want, 1.0, k, &what("matmul_packed +="));
+                assert_close(&dst, &want, k, 1.0, &what("matmul_packed +="));
                 let mut dst = vec![f32::NAN; m * n];
                 matmul_packed_in_thread(&mut dst, lhs, &packed, Output::Overwrite);
-                assert_close(&dst, &want, 0.0, k, &what("matmul_packed_in_thread"));
+                assert_close(&dst, &want, k, 0.0, &what("matmul_packed_in_thread"));
 
                 let mut team = Team::new(threads);
                 let mut dst = vec![1.0; m * n];
                 team.matmul_packed(&mut dst, lhs, &packed, Output::Accumulate);
-                assert_close(&dst, &want, 1.0, k, &what("Team::matmul_packed +="));
-                if m == 1 || shape == SHAPES[0] {
+                assert_close(&dst, &want, k, 1.0, &what("Team::matmul_packed +="));
+                if (m, k, n) == SHAPES[0] {
                     let mut dst = vec![1.0; n];
                     team.vec_mat(&mut dst, &a[..k], &b, true);
-                    assert_close(&dst, &want[..n], 1.0, k, &what("Team::vec_mat"));
+                    assert_close(&dst, &want[..n], k, 1.0, &what("Team::vec_mat"));
                 }
             });
         }
