@@ -140,7 +140,7 @@ fn last_json(stdout: &str) -> Result<Value> {
 }
 
 fn corpus_dir() -> Result<PathBuf> {
-    charrnn_corpus::find_standard_data_dir(&workspace_root())
+    crate::corpora::find_standard_data_dir(&workspace_root())
         .map_err(|tried| anyhow::anyhow!("no corpora in {tried:?}: run `cargo xtask fetch-data`"))
 }
 
@@ -208,7 +208,7 @@ impl Ctx {
         let mut cmd = Command::new(&self.bin);
         cmd.args(["train", "--quiet", "--device", &self.device, "--config"])
             .arg(workspace_root().join(shape.config))
-            .env(charrnn_corpus::DATA_DIR_ENV, &self.data);
+            .env(crate::corpora::DATA_DIR_ENV, &self.data);
         let sets = [
             format!("train.max_steps={}", self.warmup(shape) + steps),
             "train.log_every=1".into(),

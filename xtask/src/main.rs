@@ -5,6 +5,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod bench;
+mod corpora;
 mod fetch;
 mod test;
 
@@ -194,21 +195,23 @@ impl ConfigFile {
 fn pipeline(config: &Path, device: &str, overrides: &[String]) -> Result<()> {
     let bin = build()?;
     let file = ConfigFile::resolve(&bin, config, overrides)?;
-    let corpus = PathBuf::from(file.value("data.corpus")?);
-    let config_dir = config.parent().unwrap_or(Path::new("."));
-    // Only a missing standard corpus is fetched; a list is the user's own text.
-    let standard = charrnn_corpus::STANDARD_CORPORA
-        .iter()
-        .any(|name| corpus.as_os_str() == *name);
-    if standard && charrnn_corpus::find_corpus(&corpus, config_dir).is_err() {
-        eprintln!(
-            "xtask: corpus {} not found (CHARRNN_DATA_DIR, data/, the config's folder); fetching it",
-            corpus.display()
-        );
-        fetch::fetch_all(Path::new("data"))?;
+    let corpus = file.value("data.corpus")?;
+    let mut train = Command::new(&bin);
+    // A standard corpus is found where a checkout keeps it, or fetched; a
+    // list or another file is the user's own text, found by the binary.
+    if corpora::STANDARD_CORPORA.contains(&corpus.as_str()) {
+        let dir = match corpora::find_standard_data_dir(&workspace_root()) {
+            Ok(dir) => dir,
+            Err(tried) => {
+                eprintln!("xtask: corpus {corpus} not found in {tried:?}; fetching it");
+                let data = workspace_root().join("data");
+                fetch::fetch_all(&data)?;
+                data
+            }
+        };
+        train.env(corpora::DATA_DIR_ENV, dir);
     }
     let run = file.value("train.out_dir")?;
-    let mut train = Command::new(&bin);
     train
         .args(["train", "--config"])
         .arg(config)

@@ -52,7 +52,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("charrnn-cli", &["charrnn"]),
-    ("xtask", &["charrnn-corpus", "charrnn-fs"]),
+    ("xtask", &["charrnn-fs"]),
 ];
 
 /// Crates that may name burn at all; the others are plain Rust (or cubecl).

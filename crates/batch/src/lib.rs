@@ -20,7 +20,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub use charrnn_corpus::Tokens;
+pub use charrnn_corpus::Ids;
 
 /// The stream is too short to make a single batch.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,7 +53,7 @@ pub struct Batch {
 /// memory or from a memory-mapped token file, and never copied whole.
 #[derive(Debug, Clone)]
 pub struct Batcher<'a> {
-    ids: Tokens<'a>,
+    ids: Ids<'a>,
     batch_size: usize,
     seq_len: usize,
     row_len: usize,
@@ -65,7 +65,7 @@ impl<'a> Batcher<'a> {
     /// Fails when `ids` holds fewer than `batch_size * seq_len + 1` tokens (one
     /// extra for the last target). Zero sizes are the caller's to reject.
     pub fn new(
-        ids: impl Into<Tokens<'a>>,
+        ids: impl Into<Ids<'a>>,
         batch_size: usize,
         seq_len: usize,
     ) -> Result<Self, TooShort> {

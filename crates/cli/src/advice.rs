@@ -28,9 +28,15 @@ fn for_corpus(e: &CorpusError) -> Option<String> {
     matches!(e, CorpusError::NotFound { .. }).then(|| FETCH_DATA.into())
 }
 
-/// `fetch-data` helps only when nothing was found, not when a folder was.
+/// Where else to put it, or `fetch-data`: help only when nothing was found,
+/// not when a folder was.
 fn for_corpus_lookup(e: &CorpusNotFound) -> Option<String> {
-    e.not_a_file.is_none().then(|| FETCH_DATA.into())
+    e.not_a_file.is_none().then(|| {
+        format!(
+            "set {} to the folder that holds it; {FETCH_DATA}",
+            crate::corpus_dirs::DATA_DIR_ENV
+        )
+    })
 }
 
 const FETCH_DATA: &str = "`cargo xtask fetch-data` downloads the standard corpora into data/";
@@ -54,7 +60,7 @@ fn for_train(e: &TrainError) -> Option<String> {
             Some("for another folder: --set train.out_dir=runs/NEW".into())
         }
         TrainError::Corpus(e) => for_corpus(e),
-        TrainError::Tokens(e) => for_tokens(e),
+        TrainError::TokenFile(e) => for_tokens(e),
         _ => None,
     }
 }

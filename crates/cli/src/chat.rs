@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use charrnn::sample::{Engine, Generator, SampleOptions};
+use charrnn::sample::{Engine, Generator, SampleOptions, SampleOverrides};
 use rustyline::error::ReadlineError;
 
 /// What `charrnn chat` was asked.
@@ -61,10 +61,11 @@ pub fn cmd_chat(args: ChatArgs) -> anyhow::Result<()> {
             }
             continue;
         }
-        let asked = SampleOptions {
-            prime: line,
-            ..options.clone()
-        };
+        let asked = SampleOverrides {
+            prime: Some(line),
+            ..SampleOverrides::default()
+        }
+        .over(&options);
         stop.store(false, Ordering::SeqCst);
         generating.store(true, Ordering::SeqCst);
         let continued = continue_text(&mut generator, &asked, &stop);
@@ -85,31 +86,42 @@ fn set_option(
 ) -> Result<String, String> {
     let mut words = command.split_whitespace();
     let (name, value) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let bad = |what: &str| format!("/{name} takes {what}, e.g. /{name} {}", example(name));
-    let mut next = options.clone();
-    match name {
-        "temperature" | "temp" => next.temperature = value.parse().map_err(|_| bad("a number"))?,
-        "top-n" | "top_n" => next.top_n = value.parse().map_err(|_| bad("a whole number"))?,
-        "length" => next.length = value.parse().map_err(|_| bad("a whole number"))?,
-        "seed" => next.seed = value.parse().map_err(|_| bad("a whole number"))?,
-        "options" => {}
+    let key = match name {
+        "temperature" | "temp" => "temperature",
+        "top-n" | "top_n" => "top_n",
+        "length" => "length",
+        "seed" => "seed",
+        "options" => return Ok(describe(options)),
         "help" => return Ok(HELP.into()),
         _ => return Err(format!("unknown command /{name}: {HELP}")),
-    }
+    };
+    let set = SampleOverrides::one(key, value).map_err(|e| {
+        format!(
+            "/{name} takes {}, e.g. /{name} {}",
+            e.expected,
+            example(key)
+        )
+    })?;
+    let next = set.over(options);
     next.validate().map_err(|e| e.to_string())?;
     crate::memory_limits()
         .check(generator.bytes_per_stream(), &next, 1)
         .map_err(|e| e.to_string())?;
     *options = next;
-    Ok(format!(
-        "temperature {}, top-n {}, length {}, seed {}",
-        options.temperature, options.top_n, options.length, options.seed
-    ))
+    Ok(describe(options))
 }
 
-fn example(name: &str) -> &'static str {
-    match name {
-        "temperature" | "temp" => "0.8",
+/// The options chat lets one change, as `/options` shows them.
+fn describe(options: &SampleOptions) -> String {
+    format!(
+        "temperature {}, top-n {}, length {}, seed {}",
+        options.temperature, options.top_n, options.length, options.seed
+    )
+}
+
+fn example(key: &str) -> &'static str {
+    match key {
+        "temperature" => "0.8",
         "length" => "300",
         _ => "5",
     }

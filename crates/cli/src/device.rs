@@ -21,27 +21,7 @@ pub enum DeviceArg {
     Wgpu,
 }
 
-/// The device actually used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Device {
-    /// The CPU.
-    Cpu,
-    /// An NVIDIA GPU.
-    Cuda,
-    /// A GPU (or software renderer) through wgpu.
-    Wgpu,
-}
-
-impl Device {
-    /// Short name, recorded in checkpoints.
-    pub fn label(self) -> &'static str {
-        match self {
-            Device::Cpu => "cpu",
-            Device::Cuda => "cuda",
-            Device::Wgpu => "wgpu",
-        }
-    }
-}
+pub use charrnn::train::Device;
 
 /// A job to run on whichever backend the device needs: training, evaluation.
 pub trait OnBackend {

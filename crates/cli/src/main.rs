@@ -4,6 +4,7 @@
 
 mod advice;
 mod chat;
+mod corpus_dirs;
 mod device;
 mod prepare;
 mod progress;
@@ -20,11 +21,12 @@ use burn::backend::Flex;
 use burn::tensor::backend::AutodiffBackend;
 use charrnn::corpus::{read_text, split_train_val};
 use charrnn::model::{CharRnn, LstmBackend, LstmKernels};
-use charrnn::sample::{Engine, Generator, SampleError, SampleOptions};
+use charrnn::sample::{Engine, Generator, SampleError, SampleOverrides};
 use charrnn::train::{
     bits_per_char, checkpoint, evaluate, train, RunConfig, TrainError, TrainOptions, TrainSummary,
 };
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use corpus_dirs::corpus_dirs;
 use device::{DeviceArg, OnBackend};
 
 /// What the exit status means, for every command.
@@ -365,8 +367,8 @@ fn cmd_train(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     let bars = progress::wanted(quiet).then(|| Arc::new(progress::EpochBars::default()));
     let options = TrainOptions {
         resume: args.resume,
-        config_dir,
-        device_label: device.label().into(),
+        corpus_dirs: corpus_dirs(&config_dir),
+        device,
         stop: Some(stop_on_signal()?),
         progress: bars
             .clone()
@@ -450,19 +452,20 @@ pub(crate) fn memory_limits() -> charrnn::sample::Limits {
 fn cmd_sample(args: SampleArgs) -> anyhow::Result<()> {
     let (meta, model) = args.model.load()?;
     let defaults = &meta.config.sample;
-    let options = SampleOptions {
-        prime: match (&args.prime, &args.prime_file) {
-            (Some(prime), _) => prime.clone(),
-            (None, Some(file)) => read_text(file).context("--prime-file")?,
-            (None, None) => defaults.prime.clone(),
-        },
-        length: args.length.unwrap_or(defaults.length),
-        top_n: args.top_n.unwrap_or(defaults.top_n),
-        temperature: args.temperature.unwrap_or(defaults.temperature),
-        seed: args.seed.unwrap_or(defaults.seed),
-        top_p: args.top_p.unwrap_or(defaults.top_p),
-        stop_at: args.stop_at.unwrap_or_else(|| defaults.stop_at.clone()),
+    let prime = match (args.prime, &args.prime_file) {
+        (None, Some(file)) => Some(read_text(file).context("--prime-file")?),
+        (prime, _) => prime,
     };
+    let options = SampleOverrides {
+        prime,
+        length: args.length,
+        top_n: args.top_n,
+        temperature: args.temperature,
+        seed: args.seed,
+        top_p: args.top_p,
+        stop_at: args.stop_at,
+    }
+    .over(defaults);
     let mut generator = Generator::new(Engine::from_model(&model), meta.vocab.clone())?;
     generator.check(&options).map_err(with_flag)?;
     memory_limits()
@@ -665,7 +668,7 @@ fn cmd_corpus(args: CorpusArgs) -> anyhow::Result<()> {
 }
 
 /// How often each id occurs.
-fn char_counts(ids: charrnn::corpus::Tokens<'_>, vocab_size: usize) -> Vec<u64> {
+fn char_counts(ids: charrnn::corpus::Ids<'_>, vocab_size: usize) -> Vec<u64> {
     let mut counts = vec![0u64; vocab_size];
     for i in 0..ids.len() {
         counts[ids.get(i) as usize] += 1;

@@ -36,7 +36,10 @@ pub fn cmd_prepare(args: PrepareArgs, quiet: bool) -> anyhow::Result<()> {
             args.out.display()
         );
     }
-    let files = corpus_files(&args.corpus, Path::new(""))?;
+    let files = corpus_files(
+        &args.corpus,
+        &crate::corpus_dirs::corpus_dirs(Path::new("")),
+    )?;
     let base = match &args.vocab_from {
         Some(path) => Some(checkpoint::load_meta_pick(path, checkpoint::Pick::Best)?.vocab),
         None => None,

@@ -1,7 +1,7 @@
 //! `charrnn serve`: a model behind HTTP (the `charrnn-serve` crate), loaded
 //! once, until Ctrl-C or SIGTERM.
 
-use charrnn::sample::Engine;
+use charrnn::sample::{Engine, Generator};
 use charrnn::serve::{serve_until_signal, Limits, Served};
 
 /// Environment variable holding the bearer token, so it stays out of `ps`.
@@ -41,8 +41,7 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
         .or_else(|| std::env::var(TOKEN_ENV).ok())
         .filter(|t| !t.is_empty());
     let served = Served {
-        engine: Engine::from_model(&model),
-        vocab: meta.vocab.clone(),
+        generator: Generator::new(Engine::from_model(&model), meta.vocab.clone())?,
         defaults: meta.config.sample.clone(),
         model: crate::info_json(&meta),
         checkpoint: meta.dir.display().to_string(),

@@ -120,9 +120,6 @@ impl Corpus {
     }
 }
 
-/// Environment variable naming the folder where corpora are looked up first.
-pub const DATA_DIR_ENV: &str = "CHARRNN_DATA_DIR";
-
 /// No candidate path for a corpus is a file.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{}", describe_not_found(self))]
@@ -140,7 +137,7 @@ fn describe_not_found(e: &CorpusNotFound) -> String {
             path.display()
         ),
         None => format!(
-            "corpus not found; looked for {}: set {DATA_DIR_ENV} to the folder that holds it",
+            "corpus not found; looked for {}",
             e.tried
                 .iter()
                 .map(|p| p.display().to_string())
@@ -163,59 +160,21 @@ fn kind_of(path: &Path) -> Option<&'static str> {
     }
 }
 
-/// The corpora this project trains and tests on.
-pub const STANDARD_CORPORA: [&str; 2] = ["jinpingmei.txt", "tinyshakespeare.txt"];
-
-/// Where a checkout of this project keeps its corpora, in the order they are
-/// looked up: `$CHARRNN_DATA_DIR` when set, the checkout's `data/` (where
-/// `fetch-data` puts them), then `../shared/data` beside the checkout (the
-/// development machines' copy).
-pub fn standard_data_dirs(checkout: &Path) -> Vec<PathBuf> {
-    data_dirs(std::env::var_os(DATA_DIR_ENV).map(PathBuf::from), checkout)
-}
-
-fn data_dirs(env_dir: Option<PathBuf>, checkout: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = env_dir.into_iter().collect();
-    dirs.push(checkout.join("data"));
-    dirs.push(checkout.join("../shared/data"));
-    dirs
-}
-
-/// The first of [`standard_data_dirs`] that holds every standard corpus; else
-/// the folders looked in.
-pub fn find_standard_data_dir(checkout: &Path) -> Result<PathBuf, Vec<PathBuf>> {
-    first_with_corpora(standard_data_dirs(checkout))
-}
-
-fn first_with_corpora(dirs: Vec<PathBuf>) -> Result<PathBuf, Vec<PathBuf>> {
-    dirs.iter()
-        .find(|dir| STANDARD_CORPORA.iter().all(|c| dir.join(c).is_file()))
-        .cloned()
-        .ok_or(dirs)
-}
-
-/// Where a relative corpus path is looked up, in order: `$CHARRNN_DATA_DIR`,
-/// `data/`, `config_dir`, then the working folder (the empty path).
-fn lookup_bases(corpus: &Path, config_dir: &Path) -> Vec<PathBuf> {
+/// Where a relative corpus path is looked up: in `dirs`, in order; an
+/// absolute one is taken as it is.
+fn lookup_bases(corpus: &Path, dirs: &[PathBuf]) -> Vec<PathBuf> {
     if corpus.is_absolute() {
         return vec![PathBuf::new()];
     }
-    let mut bases: Vec<PathBuf> = std::env::var_os(DATA_DIR_ENV)
-        .map(PathBuf::from)
-        .into_iter()
-        .collect();
-    bases.extend([
-        PathBuf::from("data"),
-        config_dir.to_path_buf(),
-        PathBuf::new(),
-    ]);
-    bases
+    dirs.to_vec()
 }
 
 /// Finds a corpus file or folder: an absolute path as is; a relative one in
-/// `$CHARRNN_DATA_DIR`, then `data/`, then `config_dir`, then the working folder.
-pub fn find_corpus(corpus: &Path, config_dir: &Path) -> Result<PathBuf, CorpusNotFound> {
-    let tried: Vec<PathBuf> = lookup_bases(corpus, config_dir)
+/// the first of `dirs` that holds it (the empty path is the working folder).
+/// Which folders those are is the caller's policy: `charrnn` looks in
+/// `$CHARRNN_DATA_DIR`, `data/`, the config's folder, then the working folder.
+pub fn find_corpus(corpus: &Path, dirs: &[PathBuf]) -> Result<PathBuf, CorpusNotFound> {
+    let tried: Vec<PathBuf> = lookup_bases(corpus, dirs)
         .iter()
         .map(|base| base.join(corpus))
         .collect();
@@ -230,8 +189,8 @@ pub fn find_corpus(corpus: &Path, config_dir: &Path) -> Result<PathBuf, CorpusNo
 
 /// The files a glob such as `letters/*.txt` matches, sorted, in the first
 /// of the folders [`find_corpus`] looks in where it matches any.
-pub fn find_corpus_glob(pattern: &str, config_dir: &Path) -> Result<Vec<PathBuf>, CorpusError> {
-    let bases = lookup_bases(Path::new(pattern), config_dir);
+pub fn find_corpus_glob(pattern: &str, dirs: &[PathBuf]) -> Result<Vec<PathBuf>, CorpusError> {
+    let bases = lookup_bases(Path::new(pattern), dirs);
     let bad = |reason: String| CorpusError::BadPattern {
         pattern: pattern.to_string(),
         reason,
@@ -383,36 +342,13 @@ fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> CorpusError + '_ {
 /// Splits ids into training and validation parts: the last `val_fraction` of the
 /// text is validation (at least one character of each when there are two or more).
 pub fn split_train_val(ids: &[u32], val_fraction: f64) -> (&[u32], &[u32]) {
-    ids.split_at(ids.len() - crate::tokens::validation_len(ids.len(), val_fraction))
+    ids.split_at(ids.len() - crate::ids::validation_len(ids.len(), val_fraction))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
-
-    /// A fresh clone has no `../shared`: the corpora are found in `data/` once
-    /// `fetch-data` has written them there (simulated here), and
-    /// `$CHARRNN_DATA_DIR` comes first.
-    #[test]
-    fn standard_corpora_are_found_in_the_env_dir_then_data() {
-        let clone = tempfile::tempdir().unwrap();
-        let dirs = data_dirs(None, clone.path());
-        assert_eq!(dirs[0], clone.path().join("data"));
-        assert_eq!(first_with_corpora(dirs.clone()), Err(dirs.clone()));
-        let write_corpora = |dir: &Path| {
-            std::fs::create_dir_all(dir).unwrap();
-            for name in STANDARD_CORPORA {
-                std::fs::write(dir.join(name), "text").unwrap();
-            }
-        };
-        write_corpora(&clone.path().join("data"));
-        assert_eq!(first_with_corpora(dirs), Ok(clone.path().join("data")));
-        let elsewhere = tempfile::tempdir().unwrap();
-        write_corpora(elsewhere.path());
-        let dirs = data_dirs(Some(elsewhere.path().to_path_buf()), clone.path());
-        assert_eq!(first_with_corpora(dirs), Ok(elsewhere.path().to_path_buf()));
-    }
 
     #[test]
     fn load_reports_each_bad_input() {
@@ -498,22 +434,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let novels = dir.path().join("novels");
         std::fs::create_dir(&novels).unwrap();
-        assert_eq!(
-            find_corpus(Path::new("novels"), dir.path()).unwrap(),
-            novels
-        );
-        let err = find_corpus(Path::new("absent.txt"), dir.path()).unwrap_err();
+        let elsewhere = tempfile::tempdir().unwrap();
+        // The first folder that holds it wins; each folder is tried in order.
+        let dirs = [elsewhere.path().to_path_buf(), dir.path().to_path_buf()];
+        assert_eq!(find_corpus(Path::new("novels"), &dirs).unwrap(), novels);
+        let err = find_corpus(Path::new("absent.txt"), &dirs).unwrap_err();
+        assert_eq!(err.tried, dirs.clone().map(|d| d.join("absent.txt")));
         assert!(err.to_string().starts_with("corpus not found"), "{err}");
+        let dirs = &dirs[1..];
 
         for name in ["b.txt", "a.txt", "c.md"] {
             std::fs::write(novels.join(name), "text").unwrap();
         }
         let pattern = format!("{}/*.txt", novels.display());
-        let found = find_corpus_glob(&pattern, dir.path()).unwrap();
+        let found = find_corpus_glob(&pattern, dirs).unwrap();
         assert_eq!(found, [novels.join("a.txt"), novels.join("b.txt")]);
-        let err = find_corpus_glob(&format!("{}/*.rst", novels.display()), dir.path()).unwrap_err();
+        let err = find_corpus_glob(&format!("{}/*.rst", novels.display()), dirs).unwrap_err();
         assert!(err.to_string().contains("matches no file"), "{err}");
-        let err = find_corpus_glob("novels/[*.txt", dir.path()).unwrap_err();
+        let err = find_corpus_glob("novels/[*.txt", dirs).unwrap_err();
         assert!(err.to_string().contains("not a valid glob"), "{err}");
         assert!(is_glob("a/*.txt") && !is_glob("a/b.txt"));
     }

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{CorpusError, Tokens};
+use crate::{CorpusError, Ids};
 
 /// One document of a corpus, as a span of the joined text's ids.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +61,7 @@ pub fn files_of(path: &Path) -> Result<Vec<PathBuf>, CorpusError> {
 /// [`split_train_val`](crate::split_train_val) does for the whole text. Both
 /// parts are copies: the training part is as large as the text.
 pub fn split_per_document<'a>(
-    ids: impl Into<Tokens<'a>>,
+    ids: impl Into<Ids<'a>>,
     documents: &[Document],
     val_fraction: f64,
 ) -> (Vec<u32>, Vec<u32>) {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
     /// The corpus file does not exist.
-    #[error("corpus file {} not found: check the path, or set CHARRNN_DATA_DIR to the folder holding it", path.display())]
+    #[error("corpus file {} not found: check the path", path.display())]
     NotFound {
         /// The path that was tried.
         path: PathBuf,

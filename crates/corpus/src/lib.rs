@@ -18,17 +18,17 @@ mod corpus;
 mod documents;
 mod error;
 mod fingerprint;
-mod tokens;
+mod ids;
 mod units;
 mod vocab;
 
 pub use corpus::{
-    find_corpus, find_corpus_glob, find_standard_data_dir, is_glob, read_text, split_train_val,
-    standard_data_dirs, Corpus, CorpusNotFound, TextPieces, DATA_DIR_ENV, STANDARD_CORPORA,
+    find_corpus, find_corpus_glob, is_glob, read_text, split_train_val, Corpus, CorpusNotFound,
+    TextPieces,
 };
 pub use documents::{files_of, split_per_document, text_files_in, Document};
 pub use error::{CorpusError, UnknownChar};
 pub use fingerprint::Fingerprint;
-pub use tokens::Tokens;
+pub use ids::Ids;
 pub use units::{human_bytes, human_count};
 pub use vocab::{CharSet, Vocab};

@@ -51,10 +51,12 @@ mod kernel;
 mod order;
 mod simd;
 mod team;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 
 pub use activations::{exp, lstm_cell, lstm_cell_backward, sigmoid, softmax, tanh};
 pub use gemv::{Bf16, Weight};
-pub use simd::{rerun_tests_at_other_levels, simd_level, SimdError, SimdLevel, SIMD_ENV};
+pub use simd::{simd_level, SimdError, SimdLevel, SIMD_ENV};
 pub use team::Team;
 
 /// A buffer that parallel tasks write in disjoint parts.
@@ -668,7 +670,7 @@ mod tests {
 
     #[test]
     fn kernels_at_every_simd_level() {
-        rerun_tests_at_other_levels("kernels_at_every_simd_level");
+        crate::testing::rerun_tests_at_other_levels("kernels_at_every_simd_level");
     }
 
     /// The product by its definition, row by row (reading `b` along its

@@ -101,5 +101,5 @@ fn a_shared_parameter_is_copied_not_overwritten() {
 
 #[test]
 fn kernels_at_every_simd_level() {
-    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+    charrnn_cpu::testing::rerun_tests_at_other_levels("kernels_at_every_simd_level");
 }

@@ -226,5 +226,5 @@ fn flex_kernel_matches_portable_with(steps: usize, batch: usize, hidden: usize) 
 
 #[test]
 fn kernels_at_every_simd_level() {
-    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+    charrnn_cpu::testing::rerun_tests_at_other_levels("kernels_at_every_simd_level");
 }

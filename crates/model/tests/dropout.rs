@@ -55,7 +55,7 @@ fn portable_mask_has_the_same_law() {
 
 #[test]
 fn kernels_at_every_simd_level() {
-    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+    charrnn_cpu::testing::rerun_tests_at_other_levels("kernels_at_every_simd_level");
 }
 
 /// Training draws its masks from a seed given by the host: the same seed gives

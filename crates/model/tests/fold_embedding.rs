@@ -103,5 +103,5 @@ fn forward_folds_only_when_a_batch_outnumbers_the_vocabulary() {
 
 #[test]
 fn kernels_at_every_simd_level() {
-    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+    charrnn_cpu::testing::rerun_tests_at_other_levels("kernels_at_every_simd_level");
 }

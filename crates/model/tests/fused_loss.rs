@@ -104,5 +104,5 @@ fn a_scaled_loss_scales_the_gradient() {
 
 #[test]
 fn kernels_at_every_simd_level() {
-    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+    charrnn_cpu::testing::rerun_tests_at_other_levels("kernels_at_every_simd_level");
 }

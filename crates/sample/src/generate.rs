@@ -1,110 +1,10 @@
-//! Priming, top-n sampling and the generation loop.
+//! The generator (a model's engine and vocabulary) and top-n sampling.
 
-use charrnn_corpus::{UnknownChar, Vocab};
-use charrnn_model::InvalidValue;
+use charrnn_corpus::Vocab;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 
-use crate::Engine;
-
-/// How to generate: the `[sample]` section of a run's config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SampleOptions {
-    /// Text that warms the state up; generation continues it.
-    pub prime: String,
-    /// Characters to generate.
-    pub length: usize,
-    /// Draw among this many most likely characters (1 = greedy).
-    pub top_n: usize,
-    /// Divides the logits before the softmax: < 1 is bolder, > 1 more random.
-    pub temperature: f64,
-    /// Seed of the random draws.
-    pub seed: u64,
-    /// Nucleus sampling: keep the most likely characters (within `top_n`) whose
-    /// probabilities add up to at least this; 1 keeps all `top_n`.
-    pub top_p: f64,
-    /// Stop early once the generated text ends with this (empty: never).
-    pub stop_at: String,
-}
-
-impl Default for SampleOptions {
-    fn default() -> Self {
-        Self {
-            prime: "\n".into(),
-            length: 500,
-            top_n: 5,
-            temperature: 1.0,
-            seed: 42,
-            top_p: 1.0,
-            stop_at: String::new(),
-        }
-    }
-}
-
-impl SampleOptions {
-    /// Checks the options that do not depend on a model: the one place these
-    /// rules live (a run's config and the sampler both call it).
-    pub fn validate(&self) -> Result<(), InvalidValue> {
-        if self.prime.is_empty() {
-            return Err(InvalidValue::new(
-                "prime",
-                "empty",
-                "at least one character",
-            ));
-        }
-        if self.length == 0 {
-            return Err(InvalidValue::new("length", 0, "at least 1 character"));
-        }
-        if self.top_n == 0 {
-            return Err(InvalidValue::new("top_n", 0, "at least 1"));
-        }
-        let t = self.temperature;
-        if !(t.is_finite() && t > 0.0) {
-            return Err(InvalidValue::new(
-                "temperature",
-                t,
-                "a number greater than 0",
-            ));
-        }
-        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(InvalidValue::new("top_p", self.top_p, "in (0, 1]"));
-        }
-        Ok(())
-    }
-}
-
-/// Options that cannot generate anything.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SampleError {
-    /// An option is out of range (see [`SampleOptions::validate`]).
-    #[error(transparent)]
-    Invalid(#[from] InvalidValue),
-    /// The prime has a character the model never saw.
-    #[error("prime: {0}; use only characters of the training text")]
-    UnknownPrimeChar(#[from] UnknownChar),
-    /// The samples asked for would take more memory than they may.
-    #[error("{samples} samples of {length} characters need about {} of memory, more than the {} they may take: ask for fewer samples or fewer characters", charrnn_corpus::human_bytes(*need), charrnn_corpus::human_bytes(u128::from(*available)))]
-    TooBig {
-        /// Samples asked for.
-        samples: usize,
-        /// Characters per sample.
-        length: usize,
-        /// Bytes they would take.
-        need: u128,
-        /// Bytes they may take.
-        available: u64,
-    },
-    /// The vocabulary does not belong to the model.
-    #[error("the vocabulary has {vocab} characters but the model expects {model}: the checkpoint's vocab.json does not belong to its weights")]
-    VocabMismatch {
-        /// Vocabulary size.
-        vocab: usize,
-        /// Model's vocabulary size.
-        model: usize,
-    },
-}
+use crate::{check_against, Engine, Event, SampleError, SampleOptions, Streams};
 
 /// Generates text from a model and its vocabulary.
 pub struct Generator {
@@ -181,6 +81,12 @@ impl Generator {
         })
     }
 
+    /// The streams of one generation loop on this model's engine: how the
+    /// calls above, and a server's scheduler, drive it.
+    pub fn streams<T: Send>(&mut self) -> Streams<'_, T> {
+        Streams::new(&mut self.engine, &self.vocab)
+    }
+
     /// The generation loop of all the above: `count` samples, until their
     /// lengths or `stop_at`, or until `emit` returns false.
     fn run(
@@ -190,83 +96,23 @@ impl Generator {
         mut emit: impl FnMut(usize, char) -> bool,
     ) -> Result<Vec<String>, SampleError> {
         let prime = self.check(options)?;
-        if count == 0 {
-            return Ok(Vec::new());
+        let mut texts = vec![String::new(); count];
+        let mut streams = self.streams();
+        for i in 0..count {
+            streams.join(i, prime.clone(), options, i as u64);
         }
-        self.engine.set_streams(1);
-        let (&last, warmup) = prime.split_last().expect("prime checked non-empty");
-        for &id in warmup {
-            self.engine.step(id);
-        }
-        self.engine.fork(count);
-        let mut samples: Vec<Sample> = (0..count as u64)
-            .map(|i| Sample {
-                draws: Draws::new(options, i),
-                next: last,
-                done: false,
-                // A reserve for the usual text; longer ones grow.
-                text: String::with_capacity(options.length.min(1 << 16)),
-            })
-            .collect();
-        let mut ids = Vec::with_capacity(count);
-        for _ in 0..options.length {
-            ids.clear();
-            ids.extend(samples.iter().map(|s| s.next));
-            // One stream reads the output layer at half the cost (exactly the
-            // same top-n logits); a batch already reads it once for all.
-            if count == 1 {
-                self.engine.step_top_n(ids[0], options.top_n);
-            } else {
-                self.engine.step_streams(&ids);
-            }
-            self.engine.each_stream(&mut samples, |s, row| {
-                if !s.done {
-                    s.next = s.draws.pick(row);
+        let mut go_on = true;
+        while go_on && !streams.is_empty() {
+            streams.step(|&i, event| {
+                if let Event::Char(ch) = event {
+                    texts[i].push(ch);
+                    go_on &= emit(i, ch);
                 }
+                true
             });
-            let mut go_on = true;
-            for (i, s) in samples.iter_mut().enumerate().filter(|(_, s)| !s.done) {
-                let ch = self
-                    .vocab
-                    .char(s.next)
-                    .expect("ids come from the model's vocabulary");
-                go_on &= emit(i, ch);
-                s.text.push(ch);
-                s.done = !options.stop_at.is_empty() && s.text.ends_with(&options.stop_at);
-            }
-            if !go_on || samples.iter().all(|s| s.done) {
-                break;
-            }
         }
-        let texts = samples.into_iter().map(|s| s.text).collect();
         Ok(texts)
     }
-}
-
-/// One sample of a batch being generated.
-struct Sample {
-    draws: Draws,
-    /// The id to feed at the next step: the one just drawn (the prime's
-    /// last at first; a finished sample keeps feeding its last).
-    next: u32,
-    /// Reached `stop_at`.
-    done: bool,
-    text: String,
-}
-
-/// Checks `options` against a model's vocabulary (their own rules, `top_n`
-/// within the vocabulary, every prime character in it); returns the prime's ids.
-pub fn check_against(options: &SampleOptions, vocab: &Vocab) -> Result<Vec<u32>, SampleError> {
-    options.validate()?;
-    if options.top_n > vocab.len() {
-        return Err(InvalidValue::new(
-            "top_n",
-            options.top_n,
-            format!("at most the vocabulary size {}", vocab.len()),
-        )
-        .into());
-    }
-    Ok(vocab.encode(&options.prime)?)
 }
 
 /// One sample's draws: its options' top-n, top-p and temperature, and a

@@ -16,7 +16,11 @@
 mod engine;
 mod generate;
 mod limits;
+mod options;
+mod streams;
 
 pub use engine::Engine;
-pub use generate::{check_against, Draws, Generator, SampleError, SampleOptions};
+pub use generate::{Draws, Generator};
 pub use limits::Limits;
+pub use options::{check_against, SampleError, SampleOptions, SampleOverrides};
+pub use streams::{Event, StopReason, Streams};

@@ -276,7 +276,7 @@ fn top_n_steps_give_the_exact_top_n_logits_and_skip_the_rest() {
 
 #[test]
 fn kernels_at_every_simd_level() {
-    charrnn_cpu::rerun_tests_at_other_levels("kernels_at_every_simd_level");
+    charrnn_cpu::testing::rerun_tests_at_other_levels("kernels_at_every_simd_level");
 }
 
 /// A stream's logits are the same bits whatever runs beside it and however

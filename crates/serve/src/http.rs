@@ -15,12 +15,14 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use charrnn_corpus::Vocab;
-use charrnn_sample::{check_against, SampleError, SampleOptions};
+use charrnn_sample::{
+    check_against, Event, SampleError, SampleOptions, SampleOverrides, StopReason,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-use crate::scheduler::{Event, Job, Message, StopReason};
+use crate::scheduler::{Job, Message};
 use crate::Limits;
 
 /// The page at `/`: a prime, length and temperature, and the text streaming
@@ -144,21 +146,42 @@ async fn model(State(app): State<Arc<App>>) -> Json<Value> {
     Json(app.model.clone())
 }
 
-/// The body of `POST /v1/generate`; what is left out comes from the run's
-/// `[sample]` section.
+/// The body of `POST /v1/generate` besides its sampling overrides: how many
+/// samples, and whether to stream them.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct GenerateRequest {
-    prime: Option<String>,
-    length: Option<usize>,
-    top_n: Option<usize>,
-    top_p: Option<f64>,
-    temperature: Option<f64>,
-    seed: Option<u64>,
-    stop_at: Option<String>,
     num_samples: Option<usize>,
     #[serde(default)]
     stream: bool,
+}
+
+/// A body's two parts: the request's own keys, and the rest, which must be
+/// [`SampleOverrides`] (so an unknown key is refused by name).
+fn split_body(body: &[u8]) -> Result<(GenerateRequest, SampleOverrides), Refusal> {
+    let mut fields: serde_json::Map<String, Value> = serde_json::from_slice(body)
+        .map_err(|e| refuse(StatusCode::BAD_REQUEST, None, e.to_string()))?;
+    let mut own = serde_json::Map::new();
+    for key in ["num_samples", "stream"] {
+        if let Some(value) = fields.remove(key) {
+            own.insert(key.to_string(), value);
+        }
+    }
+    Ok((from_fields(own)?, from_fields(fields)?))
+}
+
+/// `T` from a body's `fields`; a refusal names the field that is wrong.
+fn from_fields<T: serde::de::DeserializeOwned>(
+    fields: serde_json::Map<String, Value>,
+) -> Result<T, Refusal> {
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| {
+        let path = e.path().to_string();
+        let field = (path != ".").then_some(path);
+        refuse(
+            StatusCode::BAD_REQUEST,
+            field.as_deref(),
+            e.inner().to_string(),
+        )
+    })
 }
 
 /// A checked request: its options, prime ids and sample count.
@@ -170,26 +193,8 @@ struct Checked {
 }
 
 fn check(app: &App, body: &[u8]) -> Result<Checked, Refusal> {
-    let mut parser = serde_json::Deserializer::from_slice(body);
-    let request: GenerateRequest = serde_path_to_error::deserialize(&mut parser).map_err(|e| {
-        let path = e.path().to_string();
-        let field = (path != ".").then_some(path);
-        refuse(
-            StatusCode::BAD_REQUEST,
-            field.as_deref(),
-            e.inner().to_string(),
-        )
-    })?;
-    let d = &app.defaults;
-    let options = SampleOptions {
-        prime: request.prime.unwrap_or_else(|| d.prime.clone()),
-        length: request.length.unwrap_or(d.length),
-        top_n: request.top_n.unwrap_or(d.top_n),
-        temperature: request.temperature.unwrap_or(d.temperature),
-        seed: request.seed.unwrap_or(d.seed),
-        top_p: request.top_p.unwrap_or(d.top_p),
-        stop_at: request.stop_at.unwrap_or_else(|| d.stop_at.clone()),
-    };
+    let (request, overrides) = split_body(body)?;
+    let options = overrides.over(&app.defaults);
     let samples = request.num_samples.unwrap_or(1);
     let field_of = |e: &SampleError| match e {
         SampleError::Invalid(invalid) => invalid.key,

@@ -21,10 +21,10 @@ use std::future::Future;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{mpsc, Arc, Mutex};
 
-use charrnn_corpus::Vocab;
-use charrnn_sample::{Engine, SampleOptions};
+use charrnn_sample::{Generator, SampleOptions};
+use serde::Serialize;
 
-pub use scheduler::StopReason;
+pub use charrnn_sample::StopReason;
 
 /// What one server takes at most.
 #[derive(Debug, Clone)]
@@ -63,16 +63,14 @@ impl Default for Limits {
     }
 }
 
-/// A loaded model and how to serve it.
-pub struct Served {
-    /// The model's engine (moved to the generating thread).
-    pub engine: Engine,
-    /// Its vocabulary.
-    pub vocab: Vocab,
+/// A loaded model and how to serve it; `M` describes the model.
+pub struct Served<M> {
+    /// The model's generator (moved to the generating thread).
+    pub generator: Generator,
     /// Sampling defaults: the run's `[sample]` section.
     pub defaults: SampleOptions,
-    /// What `GET /v1/model` answers (`charrnn info --json`).
-    pub model: serde_json::Value,
+    /// What `GET /v1/model` answers (`charrnn info --json`'s description).
+    pub model: M,
     /// The checkpoint served, named in every answer.
     pub checkpoint: String,
     /// The limits.
@@ -111,13 +109,13 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// The scheduler's loop, as [`serve_with`] takes it.
-type Schedule = fn(Engine, Vocab, mpsc::Receiver<scheduler::Message>);
+type Schedule = fn(Generator, mpsc::Receiver<scheduler::Message>);
 
 /// Serves `served` on `listener` until `shutdown` completes; then the
 /// requests in flight end (their streams say `shutdown`) and it returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    served: Served,
+    served: Served<impl Serialize>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     serve_with(listener, served, shutdown, scheduler::run).await
@@ -127,17 +125,19 @@ pub async fn serve(
 /// is logged, and `/health` answers 503 with its message from then on.
 async fn serve_with(
     listener: tokio::net::TcpListener,
-    served: Served,
+    served: Served<impl Serialize>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     schedule: Schedule,
 ) -> std::io::Result<()> {
+    let model = serde_json::to_value(&served.model).map_err(std::io::Error::other)?;
     let (to_scheduler, messages) = mpsc::channel();
-    let bytes_per_stream = served.engine.bytes_per_stream();
-    let (engine, vocab) = (served.engine, served.vocab.clone());
+    let bytes_per_stream = served.generator.bytes_per_stream();
+    let vocab = served.generator.vocab().clone();
+    let generator = served.generator;
     let health = Arc::new(Health::default());
     let watched = health.clone();
     let generating = std::thread::spawn(move || {
-        let run = std::panic::AssertUnwindSafe(|| schedule(engine, vocab, messages));
+        let run = std::panic::AssertUnwindSafe(|| schedule(generator, messages));
         if let Err(payload) = std::panic::catch_unwind(run) {
             let why = format!("the generating thread failed: {}", panic_message(&*payload));
             tracing::error!("{why}; /health answers 503 from now on");
@@ -145,9 +145,9 @@ async fn serve_with(
         }
     });
     let app = Arc::new(http::App {
-        vocab: served.vocab,
+        vocab,
         defaults: served.defaults,
-        model: served.model,
+        model,
         checkpoint: served.checkpoint,
         limits: served.limits,
         token: served.token,
@@ -173,7 +173,7 @@ async fn serve_with(
 /// runtime of its own. `listening` is told the address bound (port 0 picks one).
 pub fn serve_until_signal(
     addr: &str,
-    served: Served,
+    served: Served<impl Serialize>,
     listening: impl FnOnce(std::net::SocketAddr),
 ) -> std::io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -214,11 +214,11 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    fn fails(_: Engine, _: Vocab, _: mpsc::Receiver<scheduler::Message>) {
+    fn fails(_: Generator, _: mpsc::Receiver<scheduler::Message>) {
         panic!("injected failure");
     }
 
-    fn served() -> Served {
+    fn served() -> Served<serde_json::Value> {
         use burn::backend::Flex;
         let config = charrnn_model::CharRnnConfig {
             vocab_size: 3,
@@ -229,8 +229,11 @@ mod tests {
         };
         let model = config.init::<Flex>(&Default::default());
         Served {
-            engine: Engine::from_model(&model),
-            vocab: Vocab::from_text("abc"),
+            generator: Generator::new(
+                charrnn_sample::Engine::from_model(&model),
+                charrnn_corpus::Vocab::from_text("abc"),
+            )
+            .unwrap(),
             // Options this 3-character model can serve, so that only the
             // failed thread stands between a request and its answer.
             defaults: SampleOptions {

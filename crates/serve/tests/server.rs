@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use burn::backend::Flex;
 use charrnn_corpus::Vocab;
 use charrnn_model::CharRnnConfig;
-use charrnn_sample::{Engine, SampleOptions};
+use charrnn_sample::{Engine, Generator, SampleOptions};
 use charrnn_serve::{serve, Limits, Served};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -21,7 +21,7 @@ use wide_model::{engine_on, wide};
 
 const TOKEN: &str = "s3cret";
 
-fn served(limits: Limits) -> Served {
+fn served(limits: Limits) -> Served<serde_json::Value> {
     let config = CharRnnConfig {
         vocab_size: 11,
         embed_size: 8,
@@ -33,8 +33,8 @@ fn served(limits: Limits) -> Served {
     <Flex as burn::tensor::backend::Backend>::seed(&device, 5);
     let model = config.init::<Flex>(&device);
     Served {
-        engine: Engine::from_model(&model),
-        vocab: Vocab::from_text("abcdefghij\n"),
+        generator: Generator::new(Engine::from_model(&model), Vocab::from_text("abcdefghij\n"))
+            .unwrap(),
         defaults: SampleOptions {
             prime: "abc".into(),
             length: 40,
@@ -515,7 +515,6 @@ async fn the_page_streams_text_in_a_real_browser() {
 /// engines run on one thread or on two.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_writes_what_charrnn_sample_writes_on_one_thread_and_on_two() {
-    use charrnn_sample::Generator;
     let (model, vocab) = wide(4400, 48, 2);
     let on_threads = |threads: usize| engine_on(threads, &model);
     let text: String = vocab.chars().iter().take(3).collect();
@@ -532,8 +531,7 @@ async fn the_server_writes_what_charrnn_sample_writes_on_one_thread_and_on_two()
         let addr = listener.local_addr().unwrap();
         let (stop_tx, stopped) = tokio::sync::oneshot::channel::<()>();
         let served = Served {
-            engine: on_threads(3 - threads),
-            vocab: vocab.clone(),
+            generator: Generator::new(on_threads(3 - threads), vocab.clone()).unwrap(),
             defaults: options.clone(),
             ..served(Limits::default())
         };

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use charrnn_corpus::{Document, Fingerprint, Tokens, Vocab};
+use charrnn_corpus::{Document, Fingerprint, Ids, Vocab};
 use memmap2::Mmap;
 
 use crate::error::io;
@@ -64,16 +64,16 @@ impl TokenFile {
     }
 
     /// The ids, straight from the map.
-    pub fn tokens(&self) -> Tokens<'_> {
+    pub fn tokens(&self) -> Ids<'_> {
         self.try_tokens()
             .expect("alignment was checked when the file was opened")
     }
 
-    fn try_tokens(&self) -> Option<Tokens<'_>> {
+    fn try_tokens(&self) -> Option<Ids<'_>> {
         let bytes = &self.map[self.ids_offset..];
         match self.header.id_bytes {
-            2 => bytemuck::try_cast_slice(bytes).ok().map(Tokens::U16),
-            _ => bytemuck::try_cast_slice(bytes).ok().map(Tokens::U32),
+            2 => bytemuck::try_cast_slice(bytes).ok().map(Ids::U16),
+            _ => bytemuck::try_cast_slice(bytes).ok().map(Ids::U32),
         }
     }
 

@@ -7,7 +7,7 @@ use charrnn_model::{CharRnnConfig, InvalidValue};
 use charrnn_sample::SampleOptions;
 use serde::{Deserialize, Serialize};
 
-pub use charrnn_corpus::{CorpusNotFound, DATA_DIR_ENV};
+pub use charrnn_corpus::CorpusNotFound;
 
 /// A configuration that cannot be used, with the key at fault.
 #[derive(Debug, thiserror::Error)]
@@ -61,8 +61,8 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields)]
 pub struct DataConfig {
     /// The corpus: a file, a folder, or a list of files, folders and globs. A
-    /// relative path is looked up in `$CHARRNN_DATA_DIR`, then `data/`, then
-    /// the config file's folder.
+    /// relative path is looked up in the folders the caller names
+    /// ([`TrainOptions::corpus_dirs`](crate::TrainOptions::corpus_dirs)).
     pub corpus: CorpusSpec,
     /// Fraction of the text held out for validation.
     #[serde(default = "default_val_fraction")]

@@ -1,22 +1,10 @@
 //! Mean cross-entropy of a text under a model, batched like training.
 
-use burn::tensor::backend::Backend;
-use burn::tensor::{ElementConversion, Int, Tensor, TensorData};
-use charrnn_batch::{Batch, Batcher, Tokens, TooShort};
+use burn::tensor::ElementConversion;
+use charrnn_batch::{Batcher, Ids, TooShort};
 use charrnn_model::{CharRnn, LstmBackend, ModelState};
 
-/// Turns a batch's ids into `[batch, seq_len]` int tensors (inputs, targets).
-pub fn batch_tensors<B: Backend>(
-    batch: &Batch,
-    device: &B::Device,
-) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>) {
-    let shape = [batch.batch_size, batch.seq_len];
-    let to_tensor = |ids: &[u32]| {
-        let data: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
-        Tensor::from_data(TensorData::new(data, shape), device)
-    };
-    (to_tensor(&batch.inputs), to_tensor(&batch.targets))
-}
+use crate::batch_tensors::batch_tensors;
 
 /// The batch shape used to evaluate `len` tokens: the training shape, shrunk
 /// (fewer streams first, then shorter steps) until the text fills one batch.
@@ -36,7 +24,7 @@ pub fn eval_shape(len: usize, batch_size: usize, seq_len: usize) -> (usize, usiz
 /// fill a whole batch are not scored.
 pub fn evaluate<'a, B: LstmBackend>(
     model: &CharRnn<B>,
-    ids: impl Into<Tokens<'a>>,
+    ids: impl Into<Ids<'a>>,
     batch_size: usize,
     seq_len: usize,
     device: &B::Device,

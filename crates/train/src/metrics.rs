@@ -44,17 +44,39 @@ pub struct MetricsRecord {
     pub val_perplexity: Option<f64>,
 }
 
+/// What one logged step measured: a [`MetricsRecord`]'s own fields, named,
+/// so that its adjacent numbers cannot be swapped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepMeasures {
+    /// Optimiser steps taken.
+    pub step: u64,
+    /// Epoch (1-based) the step belongs to.
+    pub epoch: usize,
+    /// Training loss of the step (nats/char).
+    pub train_loss: f64,
+    /// Validation loss, when evaluated at this step (nats/char).
+    pub val_loss: Option<f64>,
+    /// Learning rate of the step.
+    pub learning_rate: f64,
+    /// Training throughput since the previous record.
+    pub chars_per_sec: f64,
+    /// Training time so far.
+    pub elapsed_sec: f64,
+}
+
 impl MetricsRecord {
-    /// A record with the bits-per-char and perplexity forms filled in.
-    pub fn new(
-        step: u64,
-        epoch: usize,
-        train_loss: f64,
-        val_loss: Option<f64>,
-        learning_rate: f64,
-        chars_per_sec: f64,
-        elapsed_sec: f64,
-    ) -> Self {
+    /// A record of `measured`, with the bits-per-char and perplexity forms
+    /// filled in.
+    pub fn new(measured: StepMeasures) -> Self {
+        let StepMeasures {
+            step,
+            epoch,
+            train_loss,
+            val_loss,
+            learning_rate,
+            chars_per_sec,
+            elapsed_sec,
+        } = measured;
         Self {
             step,
             epoch,

@@ -11,20 +11,22 @@ use burn::record::Recorder;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData};
 use charrnn_batch::{Batcher, TooShort};
-use charrnn_corpus::{CorpusError, Fingerprint, Tokens, Vocab};
+use charrnn_corpus::{CorpusError, Fingerprint, Ids, Vocab};
 use charrnn_model::{CharRnn, CharRnnConfig, LayerState, LstmBackend, LstmKernels, ModelState};
 use charrnn_tokens::TokenFileError;
 use tracing::{info, warn};
 
 use crate::adam::FusedAdam;
+use crate::batch_tensors::batch_tensors;
 use crate::checkpoint::{self, CheckpointError, CheckpointFiles, CheckpointMeta, TrainerState};
 use crate::clip::clip_global_norm;
 use crate::config::{ConfigError, CorpusNotFound, RunConfig, ValSplit};
-use crate::eval::{batch_tensors, evaluate};
+use crate::device::Device;
+use crate::eval::evaluate;
 use crate::memory::{self, human_bytes, human_count, MemoryNeed};
-use crate::metrics::{bits_per_char, MetricsLog, MetricsRecord};
+use crate::metrics::{bits_per_char, MetricsLog, MetricsRecord, StepMeasures};
 use crate::run_lock::{LockError, RunStart};
-use crate::text::{corpus_files, TrainText};
+use crate::train_text::{corpus_files, TrainText};
 
 /// Why training stopped early or could not start.
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +42,7 @@ pub enum TrainError {
     Corpus(#[from] CorpusError),
     /// A token file could not be prepared or read.
     #[error(transparent)]
-    Tokens(#[from] TokenFileError),
+    TokenFile(#[from] TokenFileError),
     /// The training or validation text is too short for the batch shape.
     #[error("{part} {source}")]
     TooShort {
@@ -175,10 +177,13 @@ pub trait ProgressObserver: std::fmt::Debug + Send + Sync {
 pub struct TrainOptions {
     /// Continue from this checkpoint (or run folder's latest checkpoint).
     pub resume: Option<PathBuf>,
-    /// Where the config file lives (corpus paths may be relative to it).
-    pub config_dir: PathBuf,
-    /// Name of the device, recorded in checkpoints (`cpu`, `cuda`).
-    pub device_label: String,
+    /// Folders a relative corpus path is looked up in, in order (an
+    /// absolute one is used as it is; the empty path is the working folder).
+    /// `charrnn train` gives `$CHARRNN_DATA_DIR`, `data/`, the config's
+    /// folder, then the working folder.
+    pub corpus_dirs: Vec<PathBuf>,
+    /// The device it trains on, recorded in checkpoints.
+    pub device: Device,
     /// When set (e.g. by a Ctrl-C handler), training finishes the current step,
     /// writes a checkpoint and returns [`TrainError::Interrupted`].
     pub stop: Option<Arc<AtomicBool>>,
@@ -333,7 +338,7 @@ where
             return Err(TrainError::RunExists { run_dir, newest });
         }
     }
-    let files = corpus_files(&config.data.corpus.entries(), &options.config_dir)?;
+    let files = corpus_files(&config.data.corpus.entries(), &options.corpus_dirs)?;
     // Messages name the corpus as the config does.
     let corpus_path = PathBuf::from(config.data.corpus.to_string());
     // Ids keep their meaning: a resumed or fine-tuned run's vocabulary starts
@@ -346,7 +351,7 @@ where
     if let Some(meta) = &init {
         check_same_shape(config, meta)?;
     }
-    check_memory(config, corpus.vocab().len(), &options.device_label)?;
+    check_memory(config, corpus.vocab().len(), options.device)?;
     let (train_ids, val_ids) = corpus.split(config);
     let data = TrainingData::new(config, corpus.vocab(), train_ids.tokens(), val_ids.tokens())?;
     let mut trainer = Trainer::<B>::new(config, options, device, data, run_dir)?;
@@ -385,8 +390,8 @@ fn check_same_shape(config: &RunConfig, init: &CheckpointMeta) -> Result<(), Tra
 
 /// Refuses, before anything is allocated, a run that needs more memory than
 /// is available. Only on the CPU: GPU memory is not queried yet.
-fn check_memory(config: &RunConfig, vocab_size: usize, device: &str) -> Result<(), TrainError> {
-    if device != "cpu" {
+fn check_memory(config: &RunConfig, vocab_size: usize, device: Device) -> Result<(), TrainError> {
+    if !device.uses_host_memory() {
         return Ok(());
     }
     let need = memory::estimate(config, vocab_size);
@@ -463,15 +468,15 @@ struct TrainingData<'a> {
     vocab: Vocab,
     batcher: Batcher<'a>,
     train_len: usize,
-    val_ids: Tokens<'a>,
+    val_ids: Ids<'a>,
 }
 
 impl<'a> TrainingData<'a> {
     fn new(
         config: &RunConfig,
         vocab: &Vocab,
-        train_ids: Tokens<'a>,
-        val_ids: Tokens<'a>,
+        train_ids: Ids<'a>,
+        val_ids: Ids<'a>,
     ) -> Result<Self, TrainError> {
         let tc = &config.train;
         let batcher = Batcher::new(train_ids, tc.batch_size, tc.seq_len).map_err(|source| {
@@ -604,7 +609,7 @@ where
             train_loss: None,
             val_loss: None,
             elapsed_sec: 0.0,
-            device: options.device_label.clone(),
+            device: options.device.label().into(),
             hidden_shape: [
                 model_config.num_layers,
                 2,
@@ -675,7 +680,7 @@ where
         self.state = TrainerState {
             // Saved again in this build's layout, whatever it was read from.
             format: checkpoint::FORMAT_VERSION,
-            device: self.options.device_label.clone(),
+            device: self.options.device.label().into(),
             ..meta.state.clone()
         };
         self.clock = Clock::new(self.state.elapsed_sec);
@@ -928,15 +933,15 @@ where
         let tc = &self.config.train;
         let (sec_per_step, chars_per_sec) = self.clock.take_interval(tc.batch_size * tc.seq_len);
         let state = &self.state;
-        let record = MetricsRecord::new(
-            state.step,
-            state.epoch + 1,
-            outcome.loss,
+        let record = MetricsRecord::new(StepMeasures {
+            step: state.step,
+            epoch: state.epoch + 1,
+            train_loss: outcome.loss,
             val_loss,
-            outcome.lr,
+            learning_rate: outcome.lr,
             chars_per_sec,
-            state.elapsed_sec,
-        );
+            elapsed_sec: state.elapsed_sec,
+        });
         metrics
             .write(&record)
             .map_err(run_dir_error(metrics.path()))?;

@@ -178,7 +178,7 @@ fn a_layout_1_checkpoint_still_loads_evaluates_and_resumes() {
     config.train.max_steps = 25;
     let resume = TrainOptions {
         // The fixture names its corpus `small-play.txt`, found beside the config.
-        config_dir: common::small_text().parent().unwrap().to_path_buf(),
+        corpus_dirs: vec![common::small_text().parent().unwrap().to_path_buf()],
         ..common::options(Some(tmp.path()))
     };
     assert_eq!(

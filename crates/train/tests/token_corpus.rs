@@ -163,7 +163,7 @@ fn bad_token_files_are_named() {
     assert!(
         matches!(
             err,
-            TrainError::Tokens(TokenFileError::OtherVocabulary { .. })
+            TrainError::TokenFile(TokenFileError::OtherVocabulary { .. })
         ),
         "{err}"
     );
@@ -186,7 +186,7 @@ fn bad_token_files_are_named() {
     )
     .unwrap_err();
     assert!(
-        matches!(err, TrainError::Tokens(TokenFileError::Truncated { .. })),
+        matches!(err, TrainError::TokenFile(TokenFileError::Truncated { .. })),
         "{err}"
     );
 
@@ -197,7 +197,7 @@ fn bad_token_files_are_named() {
     );
     let err = run_with(&tmp.path().join("r2"), &[&list], &common::options(None)).unwrap_err();
     assert!(
-        matches!(err, TrainError::Tokens(TokenFileError::NotAlone { .. })),
+        matches!(err, TrainError::TokenFile(TokenFileError::NotAlone { .. })),
         "{err}"
     );
 }

@@ -27,8 +27,7 @@ pub fn smoke_config(out_dir: &Path, overrides: &[&str]) -> RunConfig {
 pub fn options(resume: Option<&Path>) -> TrainOptions {
     TrainOptions {
         resume: resume.map(Path::to_path_buf),
-        config_dir: ".".into(),
-        device_label: "cpu".into(),
+        corpus_dirs: vec![".".into()],
         ..Default::default()
     }
 }

@@ -6,14 +6,14 @@ use std::ops::Range;
 /// vocabulary has at most 65,536 characters) or as `u32` (a text encoded in
 /// memory). Both read as `u32` ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tokens<'a> {
+pub enum Ids<'a> {
     /// Two bytes an id.
     U16(&'a [u16]),
     /// Four bytes an id.
     U32(&'a [u32]),
 }
 
-impl<'a> Tokens<'a> {
+impl<'a> Ids<'a> {
     /// Number of ids.
     pub fn len(&self) -> usize {
         match self {
@@ -36,7 +36,7 @@ impl<'a> Tokens<'a> {
     }
 
     /// The ids in `range`, borrowed. Panics when out of range.
-    pub fn slice(&self, range: Range<usize>) -> Tokens<'a> {
+    pub fn slice(&self, range: Range<usize>) -> Ids<'a> {
         match *self {
             Self::U16(ids) => Self::U16(&ids[range]),
             Self::U32(ids) => Self::U32(&ids[range]),
@@ -68,7 +68,7 @@ impl<'a> Tokens<'a> {
 
     /// Splits into training and validation parts: the last `val_fraction` is
     /// validation (at least one id of each when there are two or more).
-    pub fn split_tail(&self, val_fraction: f64) -> (Tokens<'a>, Tokens<'a>) {
+    pub fn split_tail(&self, val_fraction: f64) -> (Ids<'a>, Ids<'a>) {
         let n = self.len();
         let cut = n - validation_len(n, val_fraction);
         (self.slice(0..cut), self.slice(cut..n))
@@ -84,25 +84,25 @@ pub(crate) fn validation_len(n: usize, val_fraction: f64) -> usize {
     ((n as f64 * val_fraction).round() as usize).clamp(1, n - 1)
 }
 
-impl<'a> From<&'a [u32]> for Tokens<'a> {
+impl<'a> From<&'a [u32]> for Ids<'a> {
     fn from(ids: &'a [u32]) -> Self {
         Self::U32(ids)
     }
 }
 
-impl<'a> From<&'a Vec<u32>> for Tokens<'a> {
+impl<'a> From<&'a Vec<u32>> for Ids<'a> {
     fn from(ids: &'a Vec<u32>) -> Self {
         Self::U32(ids)
     }
 }
 
-impl<'a, const N: usize> From<&'a [u32; N]> for Tokens<'a> {
+impl<'a, const N: usize> From<&'a [u32; N]> for Ids<'a> {
     fn from(ids: &'a [u32; N]) -> Self {
         Self::U32(ids)
     }
 }
 
-impl<'a> From<&'a [u16]> for Tokens<'a> {
+impl<'a> From<&'a [u16]> for Ids<'a> {
     fn from(ids: &'a [u16]) -> Self {
         Self::U16(ids)
     }
@@ -116,7 +116,7 @@ mod tests {
     fn both_widths_read_the_same_ids() {
         let wide: Vec<u32> = (0..50).map(|i| i * 7 % 300).collect();
         let narrow: Vec<u16> = wide.iter().map(|&i| i as u16).collect();
-        let (a, b) = (Tokens::from(&wide), Tokens::from(&narrow[..]));
+        let (a, b) = (Ids::from(&wide), Ids::from(&narrow[..]));
         assert_eq!(a.len(), b.len());
         assert_eq!(a.to_vec(), b.to_vec());
         assert_eq!(a.slice(3..9).to_vec(), b.slice(3..9).to_vec());

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
-use charrnn_corpus::{split_per_document, Corpus, Document, Fingerprint, Tokens, Vocab};
+use charrnn_corpus::{split_per_document, Corpus, Document, Fingerprint, Ids, Vocab};
 use charrnn_tokens::{is_token_file, prepare, PrepareOptions, TokenFile, TokenFileError};
 use tracing::{info, warn};
 
@@ -69,7 +69,7 @@ impl TrainText {
         }
     }
 
-    pub(crate) fn tokens(&self) -> Tokens<'_> {
+    pub(crate) fn tokens(&self) -> Ids<'_> {
         match self {
             Self::Memory(corpus) => corpus.ids().into(),
             Self::Mapped(file) => file.tokens(),
@@ -123,12 +123,12 @@ impl TrainText {
 
 /// Training or validation ids: borrowed from the corpus, or a copy.
 pub(crate) enum Part<'a> {
-    Borrowed(Tokens<'a>),
+    Borrowed(Ids<'a>),
     Owned(Vec<u32>),
 }
 
 impl Part<'_> {
-    pub(crate) fn tokens(&self) -> Tokens<'_> {
+    pub(crate) fn tokens(&self) -> Ids<'_> {
         match self {
             Self::Borrowed(tokens) => *tokens,
             Self::Owned(ids) => ids.into(),
@@ -137,14 +137,15 @@ impl Part<'_> {
 }
 
 /// The files of `data.corpus`'s entries, in order: each entry a file, a
-/// folder's text files, or a glob's matches.
-pub fn corpus_files(entries: &[String], config_dir: &Path) -> Result<Vec<PathBuf>, TrainError> {
+/// folder's text files, or a glob's matches, a relative one looked up in
+/// `dirs` ([`charrnn_corpus::find_corpus`]).
+pub fn corpus_files(entries: &[String], dirs: &[PathBuf]) -> Result<Vec<PathBuf>, TrainError> {
     let mut files = Vec::new();
     for entry in entries {
         if charrnn_corpus::is_glob(entry) {
-            files.extend(charrnn_corpus::find_corpus_glob(entry, config_dir)?);
+            files.extend(charrnn_corpus::find_corpus_glob(entry, dirs)?);
         } else {
-            let path = charrnn_corpus::find_corpus(Path::new(entry), config_dir)?;
+            let path = charrnn_corpus::find_corpus(Path::new(entry), dirs)?;
             files.extend(charrnn_corpus::files_of(&path)?);
         }
     }
