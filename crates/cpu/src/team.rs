@@ -122,7 +122,7 @@ impl Team {
     ) {
         let (k, n) = (x.len(), dst.len());
         assert!(b.len() >= k * n);
-        let block = crate::column_block(n, self.members());
+        let block = crate::matmul::column_block(n, self.members());
         let out = crate::SharedMut::new(dst);
         self.run(&|member| {
             let start = (member * block).min(n);
@@ -147,13 +147,13 @@ impl Team {
         output: crate::Output,
     ) {
         let n = b.dims().1;
-        let tile = crate::tile_columns(b);
+        let tile = crate::packed::tile_columns(b);
         let block = n.div_ceil(self.members()).div_ceil(tile) * tile;
         let out = crate::SharedMut::new(dst);
         self.run(&|member| {
             let cols = (member * block).min(n)..((member + 1) * block).min(n);
             // SAFETY: each member writes its own block of columns.
-            unsafe { crate::packed_columns_by_rows(out, a, b, output, cols) };
+            unsafe { crate::packed::packed_columns_by_rows(out, a, b, output, cols) };
         });
     }
 

@@ -1,5 +1,6 @@
 //! Unit tests of `src/checkpoint.rs`.
 
+use super::write::prune;
 use super::*;
 
 /// Past step 999,999 the names outgrow their zero padding

@@ -1,6 +1,6 @@
 //! Unit tests of `src/trainer.rs`.
 
-use super::step_seed;
+use super::parts::step_seed;
 
 #[test]
 fn step_seeds_differ() {
