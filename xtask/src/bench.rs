@@ -2,15 +2,20 @@
 //! batching, back to back on this machine. Prints a table, writes JSON, appends a
 //! dated row to BENCHMARKS.md. Benchmarks, not tests: nothing here asserts.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
 use crate::{build, workspace_root, ConfigFile};
+
+mod measure;
+mod report;
+
+use measure::{corpus_dir, last_json, measure, python};
+use report::{alternate, git, git_date, machine, record, Report};
 
 /// What `cargo xtask bench` was asked for.
 #[derive(clap::Args)]
@@ -69,118 +74,6 @@ const SMALL: Shape = Shape {
     overrides: &["model.embed_size=256"],
     warmup: 2,
 };
-
-/// A finished child process: its stdout and its peak resident memory.
-struct Measured {
-    stdout: String,
-    peak_rss_mb: f64,
-}
-
-/// Runs `cmd` to completion and reads its peak RSS from `wait4`, the same way
-/// for both programs.
-fn measure(cmd: &mut Command) -> Result<Measured> {
-    use std::os::unix::process::ExitStatusExt;
-    let child = cmd
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot run {cmd:?}"))?;
-    let pid = child.id() as libc::pid_t;
-    // Read the pipes on threads so a chatty child never blocks on a full pipe.
-    let mut out_pipe = child.stdout.expect("piped");
-    let mut err_pipe = child.stderr.expect("piped");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut out_pipe, &mut s).map(|_| s)
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut err_pipe, &mut s).map(|_| s)
-    });
-    let mut status = 0;
-    // SAFETY: plain syscall on our own child; `usage` is written by the kernel.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: as above: `pid` is our own child, and `status` and `usage` are
-    // valid for the kernel to write.
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    if r < 0 {
-        bail!("wait4 failed: {}", std::io::Error::last_os_error());
-    }
-    let stdout = out.join().expect("reader thread")?;
-    let stderr = err.join().expect("reader thread")?;
-    let exit = std::process::ExitStatus::from_raw(status);
-    if !exit.success() {
-        bail!(
-            "{:?} failed ({exit}):\n{}",
-            cmd.get_program(),
-            tail(&stderr, 2000)
-        );
-    }
-    Ok(Measured {
-        stdout,
-        peak_rss_mb: usage.ru_maxrss as f64 / 1024.0,
-    })
-}
-
-fn tail(s: &str, n: usize) -> &str {
-    let start = s.len().saturating_sub(n);
-    let start = (start..=s.len())
-        .find(|&i| s.is_char_boundary(i))
-        .unwrap_or(0);
-    &s[start..]
-}
-
-fn last_json(stdout: &str) -> Result<Value> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .context("no JSON line in the output")?;
-    Ok(serde_json::from_str(line)?)
-}
-
-fn corpus_dir() -> Result<PathBuf> {
-    crate::corpora::find_standard_data_dir(&workspace_root())
-        .map_err(|tried| anyhow::anyhow!("no corpora in {tried:?}: run `cargo xtask fetch-data`"))
-}
-
-/// The Python to run the reference with; installs PyTorch into `.bench-venv`
-/// when no Python with torch is found.
-fn python(args: &BenchArgs) -> Result<PathBuf> {
-    let has_torch = |py: &Path| {
-        Command::new(py)
-            .args(["-c", "import torch"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if let Some(py) = &args.python {
-        if !has_torch(py) {
-            bail!("{} cannot import torch", py.display());
-        }
-        return Ok(py.clone());
-    }
-    let venv = workspace_root().join(".bench-venv");
-    let venv_py = venv.join("bin/python");
-    if has_torch(&venv_py) {
-        return Ok(venv_py);
-    }
-    if has_torch(Path::new("python3")) {
-        return Ok("python3".into());
-    }
-    eprintln!(
-        "xtask: PyTorch not found; installing it from PyPI into {} (first time only: a few minutes, about 4 GB with its CUDA libraries)",
-        venv.display()
-    );
-    crate::status(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    crate::status(Command::new(&venv_py).args(["-m", "pip", "install", "--quiet", "torch"]))?;
-    if !has_torch(&venv_py) {
-        bail!(
-            "installed torch into {} but it does not import",
-            venv.display()
-        );
-    }
-    Ok(venv_py)
-}
 
 struct Ctx {
     bin: PathBuf,
@@ -343,142 +236,6 @@ fn synthetic_corpus(data: &Path, work: &Path, mb: usize) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// One line of the table: a figure of each program and how to compare them.
-struct Row {
-    label: String,
-    ours: Value,
-    theirs: Value,
-    /// The JSON field compared.
-    key: &'static str,
-    /// Throughput: higher is better; memory: lower is better.
-    higher_is_better: bool,
-    /// The target for the ratio.
-    target: f64,
-}
-
-/// What the runs measured so far: the table's rows and the raw JSON.
-#[derive(Default)]
-struct Report {
-    rows: Vec<Row>,
-    results: serde_json::Map<String, Value>,
-}
-
-impl Report {
-    /// Adds a measured pair of runs: a throughput row, a peak-memory row, and
-    /// the raw JSON of both programs under `id`.
-    fn add_pair(
-        &mut self,
-        id: String,
-        labels: [String; 2],
-        (ours, theirs): (Value, Value),
-        (key, target): (&'static str, f64),
-    ) {
-        let [speed, memory] = labels;
-        for (label, key, higher_is_better, target) in [
-            (speed, key, true, target),
-            (memory, "peak_rss_mb", false, 1.0),
-        ] {
-            self.rows.push(Row {
-                label,
-                ours: ours.clone(),
-                theirs: theirs.clone(),
-                key,
-                higher_is_better,
-                target,
-            });
-        }
-        let pair = json!({"charrnn": ours, "pytorch": theirs});
-        // Each figure as soon as it is measured: a run cut short still leaves them.
-        eprintln!("xtask: {id}: {pair}");
-        self.results.insert(id, pair);
-    }
-
-    /// The PyTorch version the reference reported.
-    fn torch(&self) -> String {
-        self.results["train_seed"]["pytorch"]["torch"]
-            .as_str()
-            .unwrap_or("?")
-            .to_string()
-    }
-
-    /// The rows as a Markdown table of ratios against targets.
-    fn table(&self) -> String {
-        let mut table = format!(
-            "| figure | charrnn | PyTorch {} | ratio (higher = charrnn better) | target |\n|---|---|---|---|---|\n",
-            self.torch()
-        );
-        for row in &self.rows {
-            let key = row.key;
-            let r = ratio(&row.ours, &row.theirs, key, row.higher_is_better);
-            let (target_text, met) = match key {
-                "peak_rss_mb" => ("≥ 1× (≤ PyTorch)".to_string(), r >= row.target),
-                "mb_per_sec" => (
-                    "≥ 100 MB/s".to_string(),
-                    row.ours[key].as_f64().unwrap_or(0.0) >= 100.0,
-                ),
-                _ => (format!("≥ {}×", row.target), r >= row.target),
-            };
-            let _ = writeln!(
-                table,
-                "| {} | {:.0} | {:.0} | {r:.2}× {} | {target_text} |",
-                row.label,
-                row.ours[key].as_f64().unwrap_or(f64::NAN),
-                row.theirs[key].as_f64().unwrap_or(f64::NAN),
-                if met { "✓" } else { "✗" }
-            );
-        }
-        table
-    }
-}
-
-/// The run with the median `key` (the upper one of an even count), with every
-/// run's `key` under `"runs"` and the largest peak RSS of all runs.
-fn median_run(mut runs: Vec<Value>, key: &str) -> Value {
-    let value = |r: &Value| r[key].as_f64().unwrap_or(f64::NAN);
-    let all: Vec<f64> = runs.iter().map(value).collect();
-    let peak = runs
-        .iter()
-        .filter_map(|r| r["peak_rss_mb"].as_f64())
-        .fold(f64::NAN, f64::max);
-    runs.sort_by(|a, b| value(a).total_cmp(&value(b)));
-    let mut median = runs.swap_remove(runs.len() / 2);
-    median["runs"] = json!(all);
-    if !peak.is_nan() {
-        median["peak_rss_mb"] = json!(peak);
-    }
-    median
-}
-
-/// Runs `ours` (given the run number, from 1) and `theirs` `repeats` times,
-/// alternating, and returns each side's [`median_run`] by `chars_per_sec`.
-fn alternate(
-    repeats: usize,
-    mut ours: impl FnMut(usize) -> Result<Value>,
-    mut theirs: impl FnMut() -> Result<Value>,
-) -> Result<(Value, Value)> {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
-    for run in 1..=repeats {
-        a.push(ours(run)?);
-        b.push(theirs()?);
-    }
-    Ok((
-        median_run(a, "chars_per_sec"),
-        median_run(b, "chars_per_sec"),
-    ))
-}
-
-fn ratio(ours: &Value, theirs: &Value, key: &str, higher_is_better: bool) -> f64 {
-    let (a, b) = (
-        ours[key].as_f64().unwrap_or(f64::NAN),
-        theirs[key].as_f64().unwrap_or(f64::NAN),
-    );
-    if higher_is_better {
-        a / b
-    } else {
-        b / a
-    }
-}
-
 /// Runs the benchmark.
 pub fn bench(args: &BenchArgs) -> Result<()> {
     let bin = match &args.bin {
@@ -631,83 +388,6 @@ fn bench_encoding(ctx: &Ctx, args: &BenchArgs, report: &mut Report) -> Result<()
         ("mb_per_sec", 1.0),
     );
     Ok(())
-}
-
-/// Appends one row to the `cargo xtask bench` table at the end of BENCHMARKS.md.
-fn record(date: &str, machine: &str, commit: &str, torch: &str, rows: &[Row]) -> Result<()> {
-    let path = workspace_root().join("BENCHMARKS.md");
-    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
-    const HEADER: &str = "## `cargo xtask bench` runs";
-    if !text.contains(HEADER) {
-        write!(
-            text,
-            "\n{HEADER}\n\nOne row per run; each cell is charrnn / PyTorch and the ratio (higher = charrnn better; for memory, PyTorch's peak RSS over ours).\n\n| date | machine | commit | PyTorch |{}\n|---|---|---|---|{}\n",
-            rows.iter().map(|r| format!(" {} |", r.label)).collect::<String>(),
-            "---|".repeat(rows.len())
-        )?;
-    }
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    let cells: String = rows
-        .iter()
-        .map(|r| {
-            format!(
-                " {:.0} / {:.0} ({:.2}×) |",
-                r.ours[r.key].as_f64().unwrap_or(f64::NAN),
-                r.theirs[r.key].as_f64().unwrap_or(f64::NAN),
-                ratio(&r.ours, &r.theirs, r.key, r.higher_is_better)
-            )
-        })
-        .collect();
-    writeln!(text, "| {date} | {machine} | {commit} | {torch} |{cells}")?;
-    std::fs::write(&path, text)?;
-    eprintln!("xtask: appended a row to {}", path.display());
-    Ok(())
-}
-
-fn git(args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(workspace_root())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-fn git_date() -> String {
-    Command::new("date")
-        .arg("+%Y-%m-%d %H:%M")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
-/// CPU model and core count, plus the GPU's name for `--device cuda`.
-fn machine(device: &str) -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let mut m = format!("{cpu}, {cores} cores");
-    if device == "cuda" {
-        if let Ok(o) = Command::new("nvidia-smi")
-            .args(["--query-gpu=name", "--format=csv,noheader"])
-            .output()
-        {
-            write!(m, ", {}", String::from_utf8_lossy(&o.stdout).trim()).ok();
-        }
-    }
-    m
 }
 
 #[cfg(test)]

@@ -40,8 +40,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "charrnn",
         &[
+            "charrnn-fs",
             "charrnn-corpus",
             "charrnn-cpu",
+            "charrnn-gpu",
             "charrnn-batch",
             "charrnn-tokens",
             "charrnn-model",
@@ -201,5 +203,98 @@ fn unsafe_code_stays_where_it_is_allowed() {
                 "{name} must forbid unsafe code"
             );
         }
+    }
+}
+
+/// The library crates: every workspace crate but the binary and xtask.
+fn libraries() -> Vec<(String, PathBuf)> {
+    crates()
+        .into_iter()
+        .filter(|(name, _)| name != "charrnn-cli" && name != "xtask")
+        .map(|(name, (_, manifest))| {
+            let folder = manifest.parent().expect("crate folder").to_path_buf();
+            (name, folder)
+        })
+        .collect()
+}
+
+#[test]
+fn every_library_crate_stands_alone_with_a_tested_readme() {
+    for (name, folder) in libraries() {
+        let readme = std::fs::read_to_string(folder.join("README.md"))
+            .unwrap_or_else(|_| panic!("{name} has no README.md"));
+        assert!(
+            readme.contains("```rust") && readme.contains("assert"),
+            "{name}'s README has no Rust example that asserts what it shows"
+        );
+        let root = std::fs::read_to_string(folder.join("src/lib.rs")).expect("lib.rs");
+        assert!(
+            root.starts_with("#![doc = include_str!(\"../README.md\")]"),
+            "{name}'s crate docs are not its README, so its example is not a doc test"
+        );
+        let manifest = std::fs::read_to_string(folder.join("Cargo.toml")).expect("Cargo.toml");
+        assert!(
+            manifest.contains("\ndescription = "),
+            "{name} has no package description"
+        );
+    }
+}
+
+#[test]
+fn the_facade_reexports_and_lists_every_layer() {
+    let facade = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/charrnn");
+    let root = std::fs::read_to_string(facade.join("src/lib.rs")).expect("facade lib.rs");
+    let readme = std::fs::read_to_string(facade.join("README.md")).expect("facade README");
+    for (name, _) in libraries().into_iter().filter(|(n, _)| n != "charrnn") {
+        let module = name.trim_start_matches("charrnn-");
+        let reexport = format!("pub use {} as {module};", name.replace('-', "_"));
+        assert!(root.contains(&reexport), "the facade lacks `{reexport}`");
+        let row = format!("| `{module}` | `{name}` |");
+        assert!(readme.contains(&row), "the facade's table lacks {name}");
+    }
+}
+
+/// Every Rust source file outside tests, with its path.
+fn sources() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("read a source folder") {
+            let path = entry.expect("a folder entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && path.file_name().is_some_and(|n| n != "tests.rs")
+            {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    for (_, (_, manifest)) in crates() {
+        walk(
+            &manifest.parent().expect("crate folder").join("src"),
+            &mut files,
+        );
+    }
+    files
+}
+
+/// Files with one job each: none over 500 lines, and each module says its
+/// job in its first line (a crate root in its README).
+#[test]
+fn every_source_file_is_small_and_says_its_job() {
+    for file in sources() {
+        let text = std::fs::read_to_string(&file).expect("read a source file");
+        let lines = text.lines().count();
+        assert!(
+            lines <= 500,
+            "{} has {lines} lines, more than 500",
+            file.display()
+        );
+        let first = text.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("//!") || first.starts_with("#![doc = include_str!"),
+            "{} does not start with a `//!` line saying its job",
+            file.display()
+        );
     }
 }

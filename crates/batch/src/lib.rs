@@ -1,22 +1,4 @@
-//! Truncated-BPTT batching of a token stream, the seed notebook's `get_batches` done right.
-//!
-//! The stream is cut into `batch_size` contiguous rows. Batch `k` holds columns
-//! `k*seq_len .. (k+1)*seq_len` of every row, so row `r` of batch `k+1` continues
-//! row `r` of batch `k` and a recurrent state can be carried from one batch to the
-//! next. Each target is the next token *in the stream* (the notebook wraps its last
-//! target around to the window's first input; this does not). Tokens that do not
-//! fill a whole batch are dropped.
-//!
-//! ```
-//! use charrnn_batch::Batcher;
-//! let ids: Vec<u32> = (0..21).collect();
-//! let b = Batcher::new(&ids, 2, 5).unwrap();
-//! assert_eq!(b.num_batches(), 2);
-//! let first = b.batch(0);
-//! assert_eq!(first.inputs, [0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
-//! assert_eq!(first.targets, [1, 2, 3, 4, 5, 11, 12, 13, 14, 15]);
-//! ```
-
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

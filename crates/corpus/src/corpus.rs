@@ -1,3 +1,6 @@
+//! Loading a corpus: a whole file in memory, or its pieces streamed, with
+//! errors that name the file; where a relative corpus path is found.
+
 use std::path::{Path, PathBuf};
 
 use crate::{CorpusError, Document, Fingerprint, Vocab};

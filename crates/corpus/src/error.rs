@@ -1,3 +1,5 @@
+//! Why a corpus could not be loaded or a vocabulary read.
+
 use std::path::PathBuf;
 
 /// Why a corpus could not be loaded or a vocabulary could not be read.

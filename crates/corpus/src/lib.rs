@@ -1,16 +1,4 @@
-//! Character vocabularies and text encoding for character-level language models.
-//!
-//! A [`Vocab`] is the sorted set of Unicode scalar values of a text (Python's
-//! `sorted(set(text))`), so a character's id is its rank. [`Corpus`] loads a UTF-8
-//! file with errors that say what went wrong and what to do about it.
-//!
-//! ```
-//! use charrnn_corpus::Vocab;
-//! let vocab = Vocab::from_text("西门庆");
-//! let ids = vocab.encode("庆门").unwrap();
-//! assert_eq!(vocab.decode(&ids), "庆门");
-//! ```
-
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -1,3 +1,6 @@
+//! The vocabulary: a text's sorted distinct characters, and encoding and
+//! decoding with it.
+
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 

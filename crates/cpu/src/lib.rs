@@ -1,13 +1,4 @@
-//! CPU arithmetic shared by charrnn's training kernels and its sampler: a
-//! row-major GEMM and the gate activations.
-//!
-//! The GEMM is charrnn's own packed kernel (`kernel.rs`; BENCHMARKS.md) on
-//! AVX-512, and on AVX2 + FMA for a right-hand side packed once
-//! ([`PackedRhs`]: recurrent steps, many streams' generation steps); the
-//! `gemm` crate serves the other products and vector-matrix products. Large
-//! products are split across rayon's threads.
-//! [`simd_level`] says which instructions run, and `CHARRNN_SIMD` narrows them
-//! (see [`SimdLevel`]).
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 

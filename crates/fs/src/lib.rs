@@ -1,24 +1,4 @@
-//! Writing a file so that a crash or a power cut leaves the old file or the
-//! new one, never a mix: the one way every charrnn crate writes what a user
-//! keeps (checkpoints, plots, token files, downloaded corpora).
-//!
-//! [`replace`] writes beside the target (a hidden temporary name in the same
-//! folder, so the rename stays on one filesystem), fsyncs it, renames it over
-//! the target and fsyncs the folder, so that the rename itself survives a
-//! power cut. On any error the temporary file is removed and the target is
-//! as it was.
-//!
-//! ```
-//! let dir = tempfile::tempdir()?;
-//! let path = dir.path().join("notes.txt");
-//! charrnn_fs::write(&path, b"first")?;
-//! charrnn_fs::write(&path, b"second")?;
-//! assert_eq!(std::fs::read_to_string(&path)?, "second");
-//! // Nothing but the file itself is left in the folder.
-//! assert_eq!(std::fs::read_dir(dir.path())?.count(), 1);
-//! # Ok::<(), std::io::Error>(())
-//! ```
-
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -1,12 +1,12 @@
 //! The LSTM recurrence as a burn backend extension, in two traits:
-//! [`LstmKernels`], what a backend implements (each method with a portable
-//! default of burn tensor operations), and [`LstmBackend`], what the model
+//! [`LstmKernels`](crate::LstmKernels), what a backend implements (each method with a portable
+//! default of burn tensor operations), and [`LstmBackend`](crate::LstmBackend), what the model
 //! calls, which every kernel backend has and which [`burn::backend::Autodiff`]
 //! implements by recording each operation as one graph node: the whole
 //! recurrence of a layer is one node whose backward is truncated BPTT written
 //! out by hand (one big weight-gradient GEMM at the end instead of one per step).
 //!
-//! The loss is fused the same way: [`LstmBackend::cross_entropy`] computes the mean
+//! The loss is fused the same way: [`LstmBackend::cross_entropy`](crate::LstmBackend::cross_entropy) computes the mean
 //! softmax cross-entropy of the logits and, under autodiff, keeps its gradient
 //! (`softmax - one_hot`, scaled), so the largest tensors of a step (`[batch *
 //! seq_len, vocab]`) are touched once forward and once backward, not by the ten or
@@ -61,9 +61,9 @@ pub struct LstmCache<B: Backend> {
 /// empty `impl LstmKernels for MyBackend {}` works; override a method with a
 /// faster kernel, and test it against the `portable_*` function of the same
 /// name (the Flex and cube kernels' tests show how). The model never calls
-/// these directly: it calls [`LstmBackend`], which runs them on a plain
-/// backend and records each as one graph node under [`Autodiff`]. The
-/// optimizer calls [`LstmKernels::adam_step`].
+/// these directly: it calls [`LstmBackend`](crate::LstmBackend), which runs them on a plain
+/// backend and records each as one graph node under [`Autodiff`](burn::backend::Autodiff). The
+/// optimizer calls [`LstmKernels::adam_step`](crate::LstmKernels::adam_step).
 ///
 /// Shapes: `x_proj` is the input projection plus bias, `[seq_len, batch,
 /// 4*hidden]`; `w_hh` is `[hidden, 4*hidden]`; `h0` and `c0` are `[batch,
@@ -80,7 +80,7 @@ pub trait LstmKernels: Backend {
         recurrence::<Self>(x_proj, w_hh, h0, c0, false).0
     }
 
-    /// The recurrence, keeping what [`LstmKernels::lstm_backward`] needs.
+    /// The recurrence, keeping what [`LstmKernels::lstm_backward`](crate::LstmKernels::lstm_backward) needs.
     fn lstm_forward_cached(
         x_proj: FloatTensor<Self>,
         w_hh: FloatTensor<Self>,
@@ -177,8 +177,8 @@ pub trait LstmKernels: Backend {
 }
 
 /// The operations the model calls. Nobody implements this by hand: every
-/// [`LstmKernels`] backend has it (running its kernels), and so has
-/// [`Autodiff`] over one (recording each operation as one graph node whose
+/// [`LstmKernels`](crate::LstmKernels) backend has it (running its kernels), and so has
+/// [`Autodiff`](burn::backend::Autodiff) over one (recording each operation as one graph node whose
 /// backward runs the kernels' backward).
 pub trait LstmBackend: Backend {
     /// Runs one layer's recurrence over a sequence.
@@ -189,7 +189,7 @@ pub trait LstmBackend: Backend {
         c0: FloatTensor<Self>,
     ) -> LstmSequence<Self>;
 
-    /// The affine map `x · w + b` (see [`LstmKernels::affine_forward`]).
+    /// The affine map `x · w + b` (see [`LstmKernels::affine_forward`](crate::LstmKernels::affine_forward)).
     fn affine(
         x: FloatTensor<Self>,
         w: FloatTensor<Self>,
@@ -200,7 +200,7 @@ pub trait LstmBackend: Backend {
     /// ids `targets` `[n]`, as a `[1]` tensor.
     fn cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>) -> FloatTensor<Self>;
 
-    /// An inverted-dropout mask (see [`LstmKernels::draw_dropout_mask`]).
+    /// An inverted-dropout mask (see [`LstmKernels::draw_dropout_mask`](crate::LstmKernels::draw_dropout_mask)).
     fn dropout_mask(
         shape: Shape,
         prob: f64,
@@ -242,7 +242,7 @@ impl<B: LstmKernels> LstmBackend for B {
     }
 }
 
-/// The hyperparameters of one [`LstmKernels::adam_step`].
+/// The hyperparameters of one [`LstmKernels::adam_step`](crate::LstmKernels::adam_step).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamStep {
     /// Learning rate.

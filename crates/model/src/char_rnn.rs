@@ -1,4 +1,5 @@
-//! The whole character model: embedding, stacked fused LSTM layers, output layer.
+//! The whole character model: embedding, stacked fused LSTM layers, output
+//! layer.
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig};

@@ -1,18 +1,4 @@
-//! A character-level LSTM language model on [burn](https://burn.dev).
-//!
-//! The model is the seed notebook's: an embedding, `num_layers` stacked LSTM layers
-//! with dropout after each, and a linear layer over the vocabulary. Its LSTM layer,
-//! [`FusedLstm`], works the cuDNN way: the input projection of the whole sequence
-//! is one matrix product, each time step does one `[batch, hidden] x [hidden,
-//! 4*hidden]` product, and the recurrence is one operation of the autodiff graph
-//! with a hand-written backward pass (see [`LstmBackend`]), instead of hundreds of
-//! small tracked operations.
-//!
-//! Layout is time-major inside the model: `[seq_len, batch, features]`, so each
-//! step reads a contiguous block. [`CharRnn::forward`] takes batch-major ids
-//! `[batch, seq_len]` like the batcher makes, and returns logits in time-major
-//! rows (`row = t * batch + b`), matched by [`CharRnn::loss`].
-
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 

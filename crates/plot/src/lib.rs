@@ -1,8 +1,4 @@
-//! Loss curves of a training run, drawn as a PNG and an SVG.
-//!
-//! The input is plain data (step, training loss, optional validation loss), so
-//! this crate knows nothing of models or backends; `charrnn plot` feeds it a run's
-//! `metrics.jsonl`.
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -1,16 +1,4 @@
-//! Serving a trained model over HTTP: many clients at once, each request's
-//! samples advanced together with every other request's in one batch of the
-//! engine, a character per step.
-//!
-//! `POST /v1/generate` takes `prime`, `length`, `top_n`, `top_p`,
-//! `temperature`, `seed`, `stop_at`, `num_samples` (defaults from the run's
-//! `[sample]` section) and answers with the texts, the checkpoint and timings;
-//! with `"stream": true` it answers with Server-Sent Events, a `chunk` event
-//! per batch of characters as they are made and a `done` event at the end.
-//! `GET /v1/model` describes the model, `GET /health` answers without a token.
-//! A request's text depends only on its own options and seed, never on what
-//! else is running.
-
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -1,3 +1,5 @@
+//! Why a token file could not be written, opened or trusted.
+
 use std::path::PathBuf;
 
 use charrnn_corpus::CorpusError;

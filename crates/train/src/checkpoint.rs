@@ -36,10 +36,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
 
+mod info;
 mod manifest;
 mod read;
 mod write;
 
+pub use info::{CheckpointInfo, ModelSummary};
 pub(crate) use manifest::Manifest;
 pub(crate) use read::{first_line, load_hidden};
 pub use read::{load_meta, load_meta_pick, load_model, load_pick, resolve_pick};

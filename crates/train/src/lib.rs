@@ -1,10 +1,4 @@
-//! Training for charrnn: run configs, the truncated-BPTT loop with Adam and
-//! global-norm clipping, validation, `metrics.jsonl`, and crash-safe checkpoints
-//! that resume exactly where a run stopped.
-//!
-//! The entry point is [`train`], generic over any burn autodiff backend whose
-//! inner backend implements [`charrnn_model::LstmKernels`].
-
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -65,26 +65,18 @@ pub struct StepMeasures {
 }
 
 impl MetricsRecord {
-    /// A record of `measured`, with the bits-per-char and perplexity forms
+    /// A record of what `m` measured, with the bits-per-char and perplexity forms
     /// filled in.
-    pub fn new(measured: StepMeasures) -> Self {
-        let StepMeasures {
-            step,
-            epoch,
-            train_loss,
-            val_loss,
-            learning_rate,
-            chars_per_sec,
-            elapsed_sec,
-        } = measured;
+    pub fn new(m: StepMeasures) -> Self {
+        let (train_loss, val_loss) = (m.train_loss, m.val_loss);
         Self {
-            step,
-            epoch,
+            step: m.step,
+            epoch: m.epoch,
             train_loss,
             val_loss,
-            learning_rate,
-            chars_per_sec,
-            elapsed_sec,
+            learning_rate: m.learning_rate,
+            chars_per_sec: m.chars_per_sec,
+            elapsed_sec: m.elapsed_sec,
             train_bits_per_char: bits_per_char(train_loss),
             train_perplexity: train_loss.exp(),
             val_bits_per_char: val_loss.map(bits_per_char),

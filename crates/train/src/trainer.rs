@@ -15,6 +15,7 @@ mod error;
 mod options;
 mod parts;
 mod phases;
+mod records;
 mod setup;
 
 pub use error::TrainError;

@@ -1,5 +1,6 @@
 //! Unit tests of `src/bench.rs`.
 
+use super::report::median_run;
 use super::*;
 
 #[test]

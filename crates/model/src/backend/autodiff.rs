@@ -1,4 +1,4 @@
-//! [`LstmBackend`] for [`Autodiff`]: each operation recorded as one graph
+//! [`LstmBackend`](crate::LstmBackend) for [`Autodiff`](burn::backend::Autodiff): each operation recorded as one graph
 //! node whose backward calls the inner backend's kernels.
 
 use burn::backend::autodiff::checkpoint::{base::Checkpointer, strategy::CheckpointStrategy};

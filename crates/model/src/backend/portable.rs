@@ -12,7 +12,7 @@ use burn::tensor::{
 use super::{AdamStep, LstmCache, LstmSequence};
 
 /// The portable Adam update from burn tensor operations (see
-/// [`LstmKernels::adam_step`]), the same operations as burn's `Adam`.
+/// [`LstmKernels::adam_step`](crate::LstmKernels::adam_step)), the same operations as burn's `Adam`.
 pub fn portable_adam_step<B: Backend>(
     param: FloatTensor<B>,
     grad: FloatTensor<B>,
@@ -49,7 +49,7 @@ fn flat<B: Backend>(t: FloatTensor<B>) -> Tensor<B, 1> {
 }
 
 /// The portable dropout mask, drawn from the backend's generator (see
-/// [`LstmKernels::draw_dropout_mask`]).
+/// [`LstmKernels::draw_dropout_mask`](crate::LstmKernels::draw_dropout_mask)).
 pub fn portable_dropout_mask<B: Backend>(
     shape: Shape,
     prob: f64,
@@ -65,7 +65,7 @@ pub fn portable_dropout_mask<B: Backend>(
     B::float_div_scalar(bits, keep.into())
 }
 
-/// The portable affine map (see [`LstmKernels::affine_forward`]).
+/// The portable affine map (see [`LstmKernels::affine_forward`](crate::LstmKernels::affine_forward)).
 pub fn portable_affine<B: Backend>(
     x: FloatTensor<B>,
     w: FloatTensor<B>,
@@ -75,7 +75,7 @@ pub fn portable_affine<B: Backend>(
     unwrap(wrap::<B, 2>(x).matmul(wrap(w)).add(b.unsqueeze::<2>()))
 }
 
-/// The portable gradients of the affine map (see [`LstmKernels::affine_backward`]).
+/// The portable gradients of the affine map (see [`LstmKernels::affine_backward`](crate::LstmKernels::affine_backward)).
 pub fn portable_affine_backward<B: Backend>(
     x: FloatTensor<B>,
     w: FloatTensor<B>,
@@ -90,7 +90,7 @@ pub fn portable_affine_backward<B: Backend>(
 }
 
 /// The portable fused loss, from burn tensor operations (see
-/// [`LstmKernels::cross_entropy_with_grad`]).
+/// [`LstmKernels::cross_entropy_with_grad`](crate::LstmKernels::cross_entropy_with_grad)).
 pub fn portable_cross_entropy_with_grad<B: Backend>(
     logits: FloatTensor<B>,
     targets: IntTensor<B>,
@@ -122,7 +122,7 @@ pub(super) fn unwrap<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor
 }
 
 /// The portable forward recurrence, built from burn tensor operations: what every
-/// backend runs unless it overrides [`LstmBackend`]. Public so that a backend's
+/// backend runs unless it overrides [`LstmBackend`](crate::LstmBackend). Public so that a backend's
 /// own kernel can be tested against it.
 pub fn portable_lstm_sequence<B: Backend>(
     x_proj: FloatTensor<B>,

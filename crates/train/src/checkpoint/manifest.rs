@@ -1,4 +1,5 @@
-//! `manifest.json`: every file's size and CRC-32, written last and checked first.
+//! `manifest.json`: every file's size and CRC-32, written last and checked
+//! first.
 
 use std::collections::BTreeMap;
 use std::fs;

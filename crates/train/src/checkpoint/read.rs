@@ -1,4 +1,5 @@
-//! Reading a checkpoint: following `latest` or `best`, checking the manifest, loading the model and the hidden state.
+//! Reading a checkpoint: following `latest` or `best`, checking the manifest,
+//! loading the model and the hidden state.
 
 use std::fs;
 use std::path::{Path, PathBuf};

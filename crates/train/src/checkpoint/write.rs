@@ -1,4 +1,5 @@
-//! Saving a checkpoint: a hidden folder written and fsynced, renamed into place, the pointers replaced, the oldest pruned.
+//! Saving a checkpoint: a hidden folder written and fsynced, renamed into
+//! place, the pointers replaced, the oldest pruned.
 
 use std::collections::BTreeMap;
 use std::fs;

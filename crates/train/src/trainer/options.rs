@@ -1,4 +1,5 @@
-//! How a run is asked for and what it reports: its options, the progress of each step, the summary.
+//! How a run is asked for and what it reports: its options, the progress of
+//! each step, the summary.
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -39,7 +40,7 @@ pub trait ProgressObserver: std::fmt::Debug + Send + Sync {
     fn on_step(&self, progress: &StepProgress);
 }
 
-/// How to run [`train`].
+/// How to run [`train`](crate::train).
 #[derive(Debug, Clone, Default)]
 pub struct TrainOptions {
     /// Continue from this checkpoint (or run folder's latest checkpoint).
@@ -52,7 +53,7 @@ pub struct TrainOptions {
     /// The device it trains on, recorded in checkpoints.
     pub device: Device,
     /// When set (e.g. by a Ctrl-C handler), training finishes the current step,
-    /// writes a checkpoint and returns [`TrainError::Interrupted`].
+    /// writes a checkpoint and returns [`TrainError::Interrupted`](crate::TrainError::Interrupted).
     pub stop: Option<Arc<AtomicBool>>,
     /// Told about every step.
     pub progress: Option<Arc<dyn ProgressObserver>>,

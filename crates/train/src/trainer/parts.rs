@@ -1,4 +1,5 @@
-//! What the phases work with: the data, the clock, the model's state as flat vectors, samples.
+//! What the phases work with: the data, the clock, the model's state as flat
+//! vectors, samples.
 
 use std::path::Path;
 use std::time::Instant;

@@ -1,4 +1,5 @@
-//! The checks before a run starts: the shape of a fine-tuned model, memory, a resumed run's corpus, the run folder.
+//! The checks before a run starts: the shape of a fine-tuned model, memory, a
+//! resumed run's corpus, the run folder.
 
 use std::path::{Path, PathBuf};
 

@@ -11,7 +11,7 @@ const TOKEN_ENV: &str = "CHARRNN_TOKEN";
 #[derive(clap::Args)]
 pub struct ServeArgs {
     #[command(flatten)]
-    model: crate::ModelChoice,
+    model: crate::model_choice::ModelChoice,
     /// Address to listen on; another host than 127.0.0.1 serves the network.
     #[arg(long, default_value = "127.0.0.1:8080")]
     addr: String,
@@ -43,7 +43,7 @@ pub fn cmd_serve(args: ServeArgs) -> anyhow::Result<()> {
     let served = Served {
         generator: Generator::new(Engine::from_model(&model), meta.vocab.clone())?,
         defaults: meta.config.sample.clone(),
-        model: crate::info_json(&meta),
+        model: charrnn::train::checkpoint::CheckpointInfo::of(&meta),
         checkpoint: meta.dir.display().to_string(),
         limits: Limits {
             max_length: args.max_length,

@@ -13,7 +13,7 @@ use rustyline::error::ReadlineError;
 #[derive(clap::Args)]
 pub struct ChatArgs {
     #[command(flatten)]
-    model: crate::ModelChoice,
+    model: crate::model_choice::ModelChoice,
 }
 
 const HELP: &str = "type a prime and press Enter to continue it; /temperature T, /top-n N, /length N, /seed S change the options, /options shows them; Ctrl-C stops a generation, Ctrl-D leaves";
@@ -104,7 +104,7 @@ fn set_option(
     })?;
     let next = set.over(options);
     next.validate().map_err(|e| e.to_string())?;
-    crate::memory_limits()
+    crate::commands::sample::memory_limits()
         .check(generator.bytes_per_stream(), &next, 1)
         .map_err(|e| e.to_string())?;
     *options = next;
