@@ -47,24 +47,9 @@ fn assert_fails(out: &Output, needle: &str) {
 
 /// Trains the smoke config into `dir` once per test that needs a run.
 fn smoke_run(dir: &Path) -> PathBuf {
-    let config = common::repo().join("configs/smoke.toml");
     let run = dir.join("run");
-    let out = charrnn(
-        &[
-            "train",
-            "--config",
-            config.to_str().unwrap(),
-            "--device",
-            "auto",
-            "--set",
-            &common::small_text_override(),
-            "--set",
-            &format!("train.out_dir={:?}", run.display().to_string()),
-            "--set",
-            "train.max_steps=10",
-        ],
-        dir,
-    );
+    let args = common::smoke_training_args("auto", &run, 10);
+    let out = charrnn(&common::strs(&args), dir);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "training failed: {stderr}");
     assert!(
@@ -383,24 +368,9 @@ fn smoke_run_trains_samples_and_evaluates() {
 #[test]
 fn piped_training_logs_plain_lines() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = common::repo().join("configs/smoke.toml");
     let run = tmp.path().join("run");
-    let out = charrnn(
-        &[
-            "train",
-            "--config",
-            config.to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--set",
-            &common::small_text_override(),
-            "--set",
-            &format!("train.out_dir={:?}", run.display().to_string()),
-            "--set",
-            "train.max_steps=10",
-        ],
-        tmp.path(),
-    );
+    let args = common::smoke_training_args("cpu", &run, 10);
+    let out = charrnn(&common::strs(&args), tmp.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(

@@ -86,24 +86,11 @@ fn a_run_moves_between_the_cpu_and_wgpu() {
     common::gpu::require_vulkan();
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let config = common::repo().join("configs/smoke.toml");
     // Without dropout both devices compute the same function, so their
     // losses can be compared step by step.
-    charrnn(&[
-        "train",
-        "--config",
-        config.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--set",
-        &common::small_text_override(),
-        "--set",
-        &format!("train.out_dir={:?}", run.display().to_string()),
-        "--set",
-        "train.max_steps=10",
-        "--set",
-        "model.dropout=0.0",
-    ]);
+    let mut args = common::smoke_training_args("cpu", &run, 10);
+    args.extend(["--set".into(), "model.dropout=0.0".into()]);
+    charrnn(&common::strs(&args));
     let (on_cpu, on_gpu) = (val_loss(&run, "cpu"), val_loss(&run, "wgpu"));
     assert!(
         (on_cpu - on_gpu).abs() <= 1e-4 * on_cpu,

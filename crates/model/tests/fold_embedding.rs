@@ -20,11 +20,6 @@ const CONFIG: CharRnnConfig = CharRnnConfig {
     dropout: 0.0,
 };
 
-fn two_models() -> (CharRnn<B>, CharRnn<B>) {
-    let device = Default::default();
-    identical::two_copies(|| CONFIG.init::<B>(&device), &device)
-}
-
 fn ids(batch: usize, seq: usize) -> Tensor<B, 2, Int> {
     let v: Vec<i64> = (0..batch * seq)
         .map(|i| ((i * 7 + 3) % 11) as i64)
@@ -46,7 +41,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn folded_and_plain_paths_agree_in_value_and_gradient() {
-    let (folded_model, plain_model) = two_models();
+    let (folded_model, plain_model) = identical::two_models(&CONFIG);
     let (batch, seq) = (3, 5);
     let run = |model: &CharRnn<B>, fold: bool| {
         let state = ModelState::zeros(&CONFIG, batch, &Default::default());
@@ -85,7 +80,7 @@ fn folded_and_plain_paths_agree_in_value_and_gradient() {
 
 #[test]
 fn forward_folds_only_when_a_batch_outnumbers_the_vocabulary() {
-    let (model, _) = two_models();
+    let (model, _) = identical::two_models(&CONFIG);
     for (batch, seq) in [(2, 3), (3, 5)] {
         let state = || ModelState::zeros(&CONFIG, batch, &Default::default());
         let (auto, _) = model.forward(ids(batch, seq), state());

@@ -9,7 +9,7 @@ use charrnn_sample::{Engine, Generator, SampleError, SampleOptions};
 
 #[path = "support/wide_model.rs"]
 mod wide_model;
-use wide_model::{engine_on, wide};
+use wide_model::{drawn_alone, engine_on, wide};
 
 fn config() -> CharRnnConfig {
     CharRnnConfig {
@@ -202,15 +202,7 @@ fn batched_samples_equal_samples_drawn_one_at_a_time() {
             .unwrap();
         assert_eq!(batch, streamed);
         for (i, text) in batch.iter().enumerate() {
-            let alone = generator
-                .generate(
-                    &SampleOptions {
-                        seed: options.seed + i as u64,
-                        ..options.clone()
-                    },
-                    |_| {},
-                )
-                .unwrap();
+            let alone = drawn_alone(&mut generator, &options, i);
             assert_eq!(text, &alone, "sample {i} of {count}");
         }
         let distinct: std::collections::HashSet<&String> = batch.iter().collect();

@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 
 #[path = "../../sample/tests/support/wide_model.rs"]
 mod wide_model;
-use wide_model::{engine_on, wide};
+use wide_model::{drawn_alone, engine_on, wide};
 
 const TOKEN: &str = "s3cret";
 
@@ -542,15 +542,7 @@ async fn the_server_writes_what_charrnn_sample_writes_on_one_thread_and_on_two()
             let reply = generate(addr, json!({ "num_samples": count })).await;
             let batch = sampler.generate_many(&options, count, |_, _| {}).unwrap();
             for (i, text) in batch.iter().enumerate() {
-                let alone = sampler
-                    .generate(
-                        &SampleOptions {
-                            seed: options.seed + i as u64,
-                            ..options.clone()
-                        },
-                        |_| {},
-                    )
-                    .unwrap();
+                let alone = drawn_alone(&mut sampler, &options, i);
                 let what = format!("sample {i} of {count}, sampler on {threads} threads");
                 assert_eq!(text, &alone, "{what}: batch and alone");
                 assert_eq!(reply["texts"][i], json!(alone), "{what}: server");

@@ -22,11 +22,6 @@ const CONFIG: CharRnnConfig = CharRnnConfig {
     dropout: 0.0,
 };
 
-fn two_models() -> (CharRnn<B>, CharRnn<B>) {
-    let device = Default::default();
-    identical::two_copies(|| CONFIG.init::<B>(&device), &device)
-}
-
 fn batch(step: u64) -> (Tensor<B, 2, Int>, Tensor<B, 2, Int>) {
     let device = Default::default();
     let ids = |shift: u64| {
@@ -70,7 +65,7 @@ fn weights(model: &CharRnn<B>) -> Vec<f32> {
 
 #[test]
 fn fused_adam_takes_burns_adam_steps() {
-    let (mut ours, mut theirs) = two_models();
+    let (mut ours, mut theirs) = identical::two_models(&CONFIG);
     let mut fused = FusedAdam::new(1e-8).init::<B, CharRnn<B>>();
     let mut adam = AdamConfig::new().with_epsilon(1e-8).init::<B, CharRnn<B>>();
     let start = weights(&ours);
@@ -91,7 +86,7 @@ fn optimizer_records_are_interchangeable_with_burns_adam() {
 
     // Two steps with burn's Adam, saved; then one more step with each optimizer.
     let mut adam = AdamConfig::new().with_epsilon(1e-8).init::<B, CharRnn<B>>();
-    let (mut trained, _) = two_models();
+    let (mut trained, _) = identical::two_models(&CONFIG);
     for s in 0..2 {
         trained = step(trained, &mut adam, s);
     }

@@ -14,6 +14,33 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// `charrnn train` arguments: the smoke config on the small play, `steps`
+/// steps on `device`, into `run`; a test adds its own after them.
+#[allow(dead_code)]
+pub fn smoke_training_args(device: &str, run: &Path, steps: u64) -> Vec<String> {
+    let config = repo().join("configs/smoke.toml");
+    let out_dir = format!("train.out_dir={:?}", run.display().to_string());
+    let max_steps = format!("train.max_steps={steps}");
+    [
+        "train",
+        "--config",
+        &config.display().to_string(),
+        "--device",
+        device,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(["--set".into(), small_text_override()])
+    .chain(["--set".into(), out_dir, "--set".into(), max_steps])
+    .collect()
+}
+
+/// The arguments as `&str`s, as `Command::args` and the tests' helpers take them.
+#[allow(dead_code)]
+pub fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 // Only the test binaries that run wgpu use it.
 #[allow(dead_code)]
 #[path = "../../../model/tests/support/vulkan.rs"]

@@ -33,3 +33,14 @@ pub fn same_on_both<A: Backend, B: Backend, M: Module<A>, N: Module<B>>(
     let b = recorder.load(bytes, device_b).expect("load the module");
     (init_a().load_record(a), init_b().load_record(b))
 }
+
+/// Two identical models of `config` on the CPU's autodiff backend.
+pub fn two_models(
+    config: &charrnn_model::CharRnnConfig,
+) -> (
+    charrnn_model::CharRnn<burn::backend::Autodiff<burn::backend::Flex>>,
+    charrnn_model::CharRnn<burn::backend::Autodiff<burn::backend::Flex>>,
+) {
+    let device = Default::default();
+    two_copies(|| config.init(&device), &device)
+}

@@ -37,3 +37,19 @@ pub fn engine_on(threads: usize, model: &CharRnn<Flex>) -> Engine {
         .expect("a thread pool")
         .install(|| Engine::from_model(model))
 }
+
+/// Sample `i` of a batch of `options` drawn alone: with the seed `seed + i`,
+/// the text every batch must give it.
+pub fn drawn_alone(
+    generator: &mut charrnn_sample::Generator,
+    options: &charrnn_sample::SampleOptions,
+    i: usize,
+) -> String {
+    let alone = charrnn_sample::SampleOptions {
+        seed: options.seed + i as u64,
+        ..options.clone()
+    };
+    generator
+        .generate(&alone, |_| {})
+        .expect("the options were checked")
+}
