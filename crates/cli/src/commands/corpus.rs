@@ -9,10 +9,10 @@ use clap::Args;
 pub(crate) struct CorpusArgs {
     /// A UTF-8 text file, a folder of them (every *.txt, recursively), or a
     /// token file written by `charrnn prepare`.
-    pub(crate) file: PathBuf,
+    file: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]
-    pub(crate) json: bool,
+    json: bool,
 }
 
 pub(crate) fn cmd_corpus(args: CorpusArgs) -> anyhow::Result<()> {

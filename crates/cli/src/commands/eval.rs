@@ -24,19 +24,19 @@ pub(crate) enum Split {
 pub(crate) struct EvalArgs {
     /// A checkpoint folder or run folder.
     #[arg(long)]
-    pub(crate) checkpoint: PathBuf,
+    checkpoint: PathBuf,
     /// A UTF-8 text file.
     #[arg(long)]
-    pub(crate) corpus: PathBuf,
+    corpus: PathBuf,
     /// Which part of the text to score.
     #[arg(long, value_enum, default_value = "all")]
-    pub(crate) split: Split,
+    split: Split,
     /// Where to evaluate.
     #[arg(long, value_enum, default_value = "cpu")]
-    pub(crate) device: DeviceArg,
+    device: DeviceArg,
     /// Print one JSON object instead of text.
     #[arg(long)]
-    pub(crate) json: bool,
+    json: bool,
 }
 
 pub(crate) fn cmd_eval(args: EvalArgs) -> anyhow::Result<()> {
@@ -83,8 +83,8 @@ pub(crate) fn cmd_eval(args: EvalArgs) -> anyhow::Result<()> {
 
 /// A checkpoint's mean cross-entropy over `ids`, as a job for any backend.
 pub(crate) struct Eval<'a> {
-    pub(crate) meta: &'a checkpoint::CheckpointMeta,
-    pub(crate) ids: &'a [u32],
+    meta: &'a checkpoint::CheckpointMeta,
+    ids: &'a [u32],
 }
 
 impl OnBackend for Eval<'_> {

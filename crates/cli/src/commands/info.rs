@@ -8,10 +8,10 @@ use clap::Args;
 #[derive(Args)]
 pub(crate) struct InfoArgs {
     /// A checkpoint folder or run folder.
-    pub(crate) path: PathBuf,
+    path: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]
-    pub(crate) json: bool,
+    json: bool,
 }
 
 /// Runs `charrnn info`.

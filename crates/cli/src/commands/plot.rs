@@ -8,7 +8,7 @@ use clap::Args;
 #[derive(Args)]
 pub(crate) struct PlotArgs {
     /// A run folder (holding metrics.jsonl).
-    pub(crate) run: PathBuf,
+    run: PathBuf,
 }
 
 /// Draws `run_dir/metrics.jsonl` into `run_dir/loss.png` and `loss.svg`.

@@ -14,38 +14,38 @@ use crate::model_choice::ModelChoice;
 #[derive(Args)]
 pub(crate) struct SampleArgs {
     #[command(flatten)]
-    pub(crate) model: ModelChoice,
+    model: ModelChoice,
     /// Text to start from (default: the config's `[sample]` prime).
     #[arg(long, conflicts_with = "prime_file")]
-    pub(crate) prime: Option<String>,
+    prime: Option<String>,
     /// Start from the text of a UTF-8 file (nanoGPT's FILE:prompt.txt).
     #[arg(long, value_name = "FILE")]
-    pub(crate) prime_file: Option<PathBuf>,
+    prime_file: Option<PathBuf>,
     /// Characters to generate.
     #[arg(long)]
-    pub(crate) length: Option<usize>,
+    length: Option<usize>,
     /// Draw among the N most likely characters (1 = greedy).
     #[arg(long)]
-    pub(crate) top_n: Option<usize>,
+    top_n: Option<usize>,
     /// Softmax temperature (> 0).
     #[arg(long)]
-    pub(crate) temperature: Option<f64>,
+    temperature: Option<f64>,
     /// Random seed (sample i uses seed + i).
     #[arg(long)]
-    pub(crate) seed: Option<u64>,
+    seed: Option<u64>,
     /// Nucleus sampling: keep the most likely characters whose probability adds
     /// up to P (within --top-n).
     #[arg(long)]
-    pub(crate) top_p: Option<f64>,
+    top_p: Option<f64>,
     /// Stop a sample once it ends with TEXT (e.g. "。").
     #[arg(long)]
-    pub(crate) stop_at: Option<String>,
+    stop_at: Option<String>,
     /// How many samples to generate, as one batch (sample i uses seed + i).
     #[arg(long, default_value_t = 1)]
-    pub(crate) num_samples: usize,
+    num_samples: usize,
     /// Print one JSON object per sample instead of plain text.
     #[arg(long)]
-    pub(crate) json: bool,
+    json: bool,
 }
 
 /// A sampling error, with the flag that sets the option at fault.

@@ -22,25 +22,25 @@ use crate::one_line;
 pub(crate) struct TrainArgs {
     /// Run config (configs/X.toml). With --resume, the checkpoint's config is used.
     #[arg(long, required_unless_present = "resume")]
-    pub(crate) config: Option<PathBuf>,
+    config: Option<PathBuf>,
     /// Override a config value: --set train.max_steps=100 (repeatable).
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
-    pub(crate) overrides: Vec<String>,
+    overrides: Vec<String>,
     /// Where to train.
     #[arg(long, value_enum, default_value = "auto")]
-    pub(crate) device: DeviceArg,
+    device: DeviceArg,
     /// Continue a run (runs/X) or a checkpoint (runs/X/checkpoints/step-N).
     #[arg(long)]
-    pub(crate) resume: Option<PathBuf>,
+    resume: Option<PathBuf>,
     /// With --resume: continue even though the corpus's text has changed
     /// since the checkpoint (its vocabulary must be the same).
     #[arg(long, requires = "resume")]
-    pub(crate) allow_changed_corpus: bool,
+    allow_changed_corpus: bool,
     /// Fine-tune: start a new run from a trained checkpoint's weights (a run
     /// folder: its best). Its vocabulary comes first; new characters are
     /// added after it. The config's [model] sizes must match the checkpoint's.
     #[arg(long, value_name = "CHECKPOINT_OR_RUN", conflicts_with = "resume")]
-    pub(crate) init_from: Option<PathBuf>,
+    init_from: Option<PathBuf>,
 }
 
 pub(crate) fn cmd_train(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
@@ -132,8 +132,8 @@ pub(crate) fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
 
 /// Training, as a job for any backend.
 pub(crate) struct Train<'a> {
-    pub(crate) config: &'a RunConfig,
-    pub(crate) options: &'a TrainOptions,
+    config: &'a RunConfig,
+    options: &'a TrainOptions,
 }
 
 impl OnBackend for Train<'_> {

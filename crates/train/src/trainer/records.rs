@@ -17,9 +17,8 @@ use crate::metrics::{bits_per_char, MetricsLog, MetricsRecord, StepMeasures};
 use super::error::TrainError;
 use super::options::{StepProgress, TrainSummary};
 use super::parts::{state_to_vec, StepOutcome};
-use super::setup::run_dir_error;
-
 use super::phases::Trainer;
+use super::setup::run_dir_error;
 
 impl<B> Trainer<'_, B>
 where
