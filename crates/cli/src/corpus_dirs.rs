@@ -15,10 +15,11 @@ pub fn corpus_dirs(config_dir: &Path) -> Vec<PathBuf> {
         .map(PathBuf::from)
         .into_iter()
         .collect();
-    dirs.extend([
-        PathBuf::from("data"),
-        config_dir.to_path_buf(),
-        PathBuf::new(),
-    ]);
+    dirs.push(PathBuf::from("data"));
+    // A config in the working folder names it once, as the working folder.
+    if !matches!(config_dir.to_str(), Some("" | ".")) {
+        dirs.push(config_dir.to_path_buf());
+    }
+    dirs.push(PathBuf::new());
     dirs
 }

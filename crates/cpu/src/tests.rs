@@ -62,8 +62,8 @@ pub(crate) fn assert_close(got: &[f32], want: &[f32], k: usize, offset: f32, wha
 }
 
 /// Shapes with ragged edges in every dimension and more than one packed
-/// block along each (the AVX-512 kernel blocks 256 rows, up to 512 deep, 4096
-/// columns, in 8×48 tiles), plus vector-matrix products.
+/// block along each (the kernel blocks 256 rows, up to 512 deep, 4080
+/// columns, in 8×48 or 6×48 tiles), plus vector-matrix products.
 const SHAPES: [(usize, usize, usize); 8] = [
     (1, 7, 5),
     (3, 4, 9),

@@ -139,6 +139,11 @@ impl Draws {
         }
     }
 
+    /// How many of the most likely characters it draws among.
+    pub(crate) fn top_n(&self) -> usize {
+        self.top_n
+    }
+
     /// The next character's id, drawn from its `logits`.
     pub fn pick(&mut self, logits: &[f32]) -> u32 {
         pick_top_n(

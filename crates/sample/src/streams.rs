@@ -47,11 +47,35 @@ struct Stream<T> {
     /// The next input id (the prime's, then the one just drawn).
     next: u32,
     draws: Draws,
-    top_n: usize,
     length: usize,
-    stop_at: String,
+    stop_at: StopAt,
     made: usize,
-    text: String,
+}
+
+/// A stream's `stop_at`, and as much of the end of its text as a match can
+/// see (the text itself is its reader's to keep).
+struct StopAt {
+    stop: String,
+    tail: String,
+}
+
+impl StopAt {
+    /// Takes the next character; whether the text now ends with the stop.
+    fn reached_with(&mut self, ch: char) -> bool {
+        if self.stop.is_empty() {
+            return false;
+        }
+        self.tail.push(ch);
+        if self.tail.len() >= 2 * self.stop.len() {
+            // Keep the last stop-length bytes, from a character boundary.
+            let mut cut = self.tail.len() - self.stop.len();
+            while !self.tail.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.tail.drain(..cut);
+        }
+        self.tail.ends_with(&self.stop)
+    }
 }
 
 impl<T> Stream<T> {
@@ -72,10 +96,10 @@ impl<T> Stream<T> {
         let ch = vocab
             .char(self.next)
             .expect("ids come from the model's vocabulary");
-        self.text.push(ch);
+        let at_stop = self.stop_at.reached_with(ch);
         let stop = if self.made >= self.length {
             Some(StopReason::Length)
-        } else if !self.stop_at.is_empty() && self.text.ends_with(&self.stop_at) {
+        } else if at_stop {
             Some(StopReason::StopAt)
         } else {
             None
@@ -125,12 +149,12 @@ impl<'g, T: Send> Streams<'g, T> {
             prime,
             fed: 1,
             draws: Draws::new(options, index),
-            top_n: options.top_n,
             length: options.length,
-            stop_at: options.stop_at.clone(),
+            stop_at: StopAt {
+                stop: options.stop_at.clone(),
+                tail: String::new(),
+            },
             made: 0,
-            // A reserve for the usual text; longer ones grow.
-            text: String::with_capacity(options.length.min(1 << 16)),
         });
     }
 
@@ -151,28 +175,19 @@ impl<'g, T: Send> Streams<'g, T> {
             }
         });
         let vocab = self.vocab;
-        let mut row = 0;
-        while row < self.live.len() {
-            let s = &mut self.live[row];
-            let stays = match s.advance(vocab) {
-                None => true,
-                Some((ch, stop)) => {
-                    let heard = on(&s.tag, Event::Char(ch));
-                    match stop {
-                        Some(reason) => {
-                            on(&s.tag, Event::Done(reason));
-                            false
-                        }
-                        None => heard,
+        self.keep_where(|s| match s.advance(vocab) {
+            None => true,
+            Some((ch, stop)) => {
+                let heard = on(&s.tag, Event::Char(ch));
+                match stop {
+                    Some(reason) => {
+                        on(&s.tag, Event::Done(reason));
+                        false
                     }
+                    None => heard,
                 }
-            };
-            if stays {
-                row += 1;
-            } else {
-                self.remove(row);
             }
-        }
+        });
     }
 
     /// Runs the engine one step on every stream's next id. A single stream
@@ -181,7 +196,7 @@ impl<'g, T: Send> Streams<'g, T> {
     fn feed(&mut self) {
         if let [only] = &self.live[..] {
             if only.prime_read() {
-                self.engine.step_top_n(only.next, only.top_n);
+                self.engine.step_top_n(only.next, only.draws.top_n());
                 return;
             }
         }
@@ -193,9 +208,15 @@ impl<'g, T: Send> Streams<'g, T> {
     /// Removes the streams whose tag `keep` refuses (e.g. a client that has
     /// gone), without telling them.
     pub fn retain(&mut self, keep: impl Fn(&T) -> bool) {
+        self.keep_where(|s| keep(&s.tag));
+    }
+
+    /// Keeps the streams `keep` says yes to, asked in row order, and removes
+    /// the others.
+    fn keep_where(&mut self, mut keep: impl FnMut(&mut Stream<T>) -> bool) {
         let mut row = 0;
         while row < self.live.len() {
-            if keep(&self.live[row].tag) {
+            if keep(&mut self.live[row]) {
                 row += 1;
             } else {
                 self.remove(row);
@@ -220,6 +241,34 @@ impl<'g, T: Send> Streams<'g, T> {
         self.live.swap_remove(row);
         if self.engine.streams() > 1 {
             self.engine.remove_last_stream();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StopAt;
+
+    /// Keeping only the end of the text finds the stop exactly where the
+    /// whole text would, for stops of one or several characters of one to
+    /// three bytes each.
+    #[test]
+    fn the_tail_sees_what_the_whole_text_sees() {
+        let alphabet: Vec<char> = "ab。门x".chars().collect();
+        for stop in ["", "a", "。", "门。", "ab", "a。b门", "xx"] {
+            let mut tail = StopAt {
+                stop: stop.into(),
+                tail: String::new(),
+            };
+            let mut text = String::new();
+            // A fixed walk through the alphabet that repeats every pattern.
+            for i in 0..2000usize {
+                let ch = alphabet[(i * 7 + i / 5 + i / 31) % alphabet.len()];
+                text.push(ch);
+                let whole = !stop.is_empty() && text.ends_with(stop);
+                assert_eq!(tail.reached_with(ch), whole, "stop {stop:?} at {i}");
+                assert!(tail.tail.len() < 2 * stop.len().max(1) + 3);
+            }
         }
     }
 }
