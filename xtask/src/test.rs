@@ -11,7 +11,7 @@ use crate::{cargo, status, workspace_root};
 
 /// What the tests need from the system: a program to look for, the Debian
 /// package that brings it, and which tests use it.
-const SYSTEM_NEEDS: [(Need, &str, &str); 5] = [
+const SYSTEM_NEEDS: [(Need, &str, &str); 6] = [
     (
         Need::Lavapipe,
         "mesa-vulkan-drivers",
@@ -29,6 +29,11 @@ const SYSTEM_NEEDS: [(Need, &str, &str); 5] = [
     ),
     (Need::Program("script"), "bsdutils", "the terminal tests"),
     (
+        Need::PythonVenv,
+        "python3-venv",
+        "the export tests (numpy and onnxruntime, in a virtual environment)",
+    ),
+    (
         Need::Program("valgrind"),
         "valgrind",
         "the memory check of the kernels",
@@ -42,6 +47,8 @@ enum Need {
     /// Mesa's software Vulkan driver: its manifest, for any architecture.
     Lavapipe,
     Library(&'static str),
+    /// `python3 -m venv` (Debian ships the module apart from python3).
+    PythonVenv,
 }
 
 impl Need {
@@ -49,6 +56,10 @@ impl Need {
         match self {
             Need::Program(name) => on_path(name),
             Need::Lavapipe => lavapipe_installed(),
+            Need::PythonVenv => Command::new("python3")
+                .args(["-m", "venv", "--help"])
+                .output()
+                .is_ok_and(|out| out.status.success()),
             Need::Library(name) => Command::new("ldconfig")
                 .arg("-p")
                 .output()
@@ -71,6 +82,10 @@ fn on_path(program: &str) -> bool {
 
 /// The page test's browser driver, installed from npm into its folder.
 const BROWSER_DIR: &str = "crates/serve/tests/browser";
+
+/// The export tests' Python packages (`requirements.txt`), installed from
+/// PyPI into `.venv` in this folder.
+const PYTHON_DIR: &str = "crates/export/tests/python";
 
 /// Crates (their folders) whose tests run a second time on one thread
 /// (rayon's pool and the generation engine's team both take
@@ -133,7 +148,38 @@ fn set_up(root: &Path) -> Result<()> {
                 .arg(root.join(BROWSER_DIR)),
         )?;
     }
-    Ok(())
+    python_packages(&root.join(PYTHON_DIR))
+}
+
+/// Makes `dir/.venv` with `dir/requirements.txt` installed, unless it has
+/// them already (the venv keeps a copy of the list it was made from).
+fn python_packages(dir: &Path) -> Result<()> {
+    let wanted = std::fs::read_to_string(dir.join("requirements.txt"))
+        .with_context(|| format!("reading {}/requirements.txt", dir.display()))?;
+    let venv = dir.join(".venv");
+    let installed = venv.join("charrnn-requirements.txt");
+    if std::fs::read_to_string(&installed).is_ok_and(|had| had == wanted) {
+        return Ok(());
+    }
+    eprintln!("xtask: pip install numpy and onnxruntime into {PYTHON_DIR}/.venv (the export tests run in them)");
+    status(
+        Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+    )?;
+    status(
+        Command::new(venv.join("bin/python"))
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(dir.join("requirements.txt")),
+    )?;
+    std::fs::write(&installed, wanted).context("recording the installed packages")
 }
 
 fn install_packages(packages: &[&str]) -> Result<()> {

@@ -26,6 +26,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The server is a layer of its own above the sampler; training never
     // depends on it.
     ("charrnn-serve", &["charrnn-corpus", "charrnn-sample"]),
+    // Exports read the sampler's plain weights, never burn's records.
+    (
+        "charrnn-export",
+        &["charrnn-corpus", "charrnn-fs", "charrnn-sample"],
+    ),
     (
         "charrnn-train",
         &[
@@ -49,6 +54,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "charrnn-model",
             "charrnn-sample",
             "charrnn-serve",
+            "charrnn-export",
             "charrnn-train",
             "charrnn-plot",
         ],

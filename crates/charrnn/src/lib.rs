@@ -7,6 +7,7 @@ pub use burn;
 pub use charrnn_batch as batch;
 pub use charrnn_corpus as corpus;
 pub use charrnn_cpu as cpu;
+pub use charrnn_export as export;
 pub use charrnn_fs as fs;
 #[cfg(any(feature = "wgpu", feature = "cuda"))]
 pub use charrnn_gpu as gpu;

@@ -2,6 +2,7 @@
 //! the command line adds the flag or command that fixes it.
 
 use charrnn::corpus::{CorpusError, CorpusNotFound};
+use charrnn::export::ExportError;
 use charrnn::tokens::TokenFileError;
 use charrnn::train::{ConfigError, LockError, TrainError};
 
@@ -19,6 +20,9 @@ pub fn what_to_type(e: &anyhow::Error) -> Option<String> {
         }
         if let Some(e) = cause.downcast_ref::<TokenFileError>() {
             return for_tokens(e);
+        }
+        if let Some(ExportError::Exists { .. }) = cause.downcast_ref::<ExportError>() {
+            return Some("add --force to replace it, or give another --out".into());
         }
         cause.downcast_ref::<CorpusError>().and_then(for_corpus)
     })

@@ -4,6 +4,7 @@
 pub(crate) mod chat;
 pub(crate) mod corpus;
 pub(crate) mod eval;
+pub(crate) mod export;
 pub(crate) mod info;
 pub(crate) mod plot;
 pub(crate) mod prepare;

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use charrnn::train::{RunConfig, TrainError};
 use clap::{Args, Parser, Subcommand};
 
-use commands::{chat, corpus, eval, info, plot, prepare, sample, serve, train};
+use commands::{chat, corpus, eval, export, info, plot, prepare, sample, serve, train};
 
 /// What the exit status means, for every command.
 const EXIT_CODES: &str = "Exit status: 0 done, 1 error (one `error:` line says what and what to do), 2 usage (a bad flag or argument), 130 interrupted (a checkpoint was written first). NO_COLOR turns colour off.";
@@ -44,6 +44,9 @@ enum Command {
     Sample(sample::SampleArgs),
     /// Mean cross-entropy of a text under a model, in nats per character.
     Eval(eval::EvalArgs),
+    /// Export a model for other runtimes: safetensors (PyTorch, numpy) or
+    /// ONNX (onnxruntime), with its vocabulary and shape in charrnn.json.
+    Export(export::ExportArgs),
     /// Describe a checkpoint or run.
     Info(info::InfoArgs),
     /// Draw a run's training and validation loss into runs/X/loss.png and .svg.
@@ -160,6 +163,7 @@ fn run(command: Command, quiet: bool) -> anyhow::Result<()> {
         Command::Sample(args) => sample::cmd_sample(args),
         Command::Eval(args) => eval::cmd_eval(args),
         Command::Info(args) => info::cmd_info(args),
+        Command::Export(args) => export::cmd_export(args),
         Command::Completions { shell } => {
             // Into memory first: generate() panics when its writer fails.
             let mut script = Vec::new();

@@ -3,17 +3,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-fn charrnn(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_charrnn"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("charrnn runs")
-}
+use common::{assert_fails, charrnn, smoke_run};
 
 /// `charrnn ARGS` (a shell command line) on a terminal of its own.
 ///
@@ -29,34 +22,6 @@ fn on_a_terminal(args: &str, cwd: &Path) -> Command {
         .current_dir(cwd)
         .env_remove("RUST_LOG");
     script
-}
-
-/// Asserts a clean failure: exit code 1, one `error:` line naming `needle`.
-fn assert_fails(out: &Output, needle: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "panic: {stderr}");
-    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), 1, "expected one error line, got: {stderr}");
-    assert!(
-        errors[0].contains(needle),
-        "{needle:?} not in {:?}",
-        errors[0]
-    );
-}
-
-/// Trains the smoke config into `dir` once per test that needs a run.
-fn smoke_run(dir: &Path) -> PathBuf {
-    let run = dir.join("run");
-    let args = common::smoke_training_args("auto", &run, 10);
-    let out = charrnn(&common::strs(&args), dir);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "training failed: {stderr}");
-    assert!(
-        stderr.contains("device: cpu"),
-        "auto should say it picked the CPU: {stderr}"
-    );
-    run
 }
 
 #[test]

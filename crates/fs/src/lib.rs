@@ -44,6 +44,47 @@ pub fn replace<E>(
     written
 }
 
+/// Puts at `path` the folder that `fill` writes into the hidden sibling
+/// folder it is given (with [`write_synced`] for each file), whole or not at
+/// all: the folder is fsynced and renamed into place, and the folder above
+/// fsynced. A folder already at `path` is replaced: moved aside by one
+/// rename, then removed once the new one is in place. On any error the
+/// temporary folder is removed and `path` is left as it was.
+pub fn replace_dir<E>(
+    path: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), E>,
+    io_error: impl Fn(io::Error) -> E,
+) -> Result<(), E> {
+    let tmp = temporary_sibling(path);
+    std::fs::create_dir(&tmp).map_err(&io_error)?;
+    let written = fill(&tmp).and_then(|()| {
+        let placed = sync_dir(&tmp).and_then(|()| move_into_place(&tmp, path));
+        placed.map_err(&io_error)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    written
+}
+
+/// Renames folder `from` to `to`, moving a folder already at `to` aside
+/// first (a rename cannot replace a folder that has files).
+fn move_into_place(from: &Path, to: &Path) -> io::Result<()> {
+    if !to.exists() {
+        std::fs::rename(from, to)?;
+        return sync_dir(parent(to));
+    }
+    let old = temporary_sibling(to);
+    std::fs::rename(to, &old)?;
+    if let Err(e) = std::fs::rename(from, to) {
+        // Put the old folder back: the caller keeps what it had.
+        let _ = std::fs::rename(&old, to);
+        return Err(e);
+    }
+    sync_dir(parent(to))?;
+    std::fs::remove_dir_all(old)
+}
+
 /// Fsyncs a folder, so that the renames and creations in it survive a power
 /// cut. Where folders cannot be opened for syncing (some filesystems refuse
 /// with a permission error), does nothing.
@@ -99,6 +140,46 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["kept.bin"]);
+    }
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_folder_is_placed_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("export");
+        let fill = |files: &'static [&'static str]| {
+            move |tmp: &Path| -> io::Result<()> {
+                files
+                    .iter()
+                    .try_for_each(|f| write_synced(&tmp.join(f), f.as_bytes()))
+            }
+        };
+        replace_dir(&out, fill(&["a", "b"]), |e| e).unwrap();
+        assert_eq!(names_in(&out), ["a", "b"]);
+        // A failed fill leaves the old folder as it was, and nothing beside it.
+        let failed: io::Result<()> = replace_dir(
+            &out,
+            |tmp| {
+                write_synced(&tmp.join("c"), b"half")?;
+                Err(io::Error::other("the disk filled"))
+            },
+            |e| e,
+        );
+        assert_eq!(failed.unwrap_err().to_string(), "the disk filled");
+        assert_eq!(names_in(&out), ["a", "b"]);
+        assert_eq!(names_in(dir.path()), ["export"]);
+        // A whole one replaces it.
+        replace_dir(&out, fill(&["c"]), |e| e).unwrap();
+        assert_eq!(names_in(&out), ["c"]);
+        assert_eq!(names_in(dir.path()), ["export"]);
     }
 
     #[test]

@@ -9,9 +9,10 @@
 //! same seed gives the same text alone, in a batch, or in a server's batch.
 
 use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
 use charrnn_cpu::{dot, lstm_cell, matmul, Bf16, Mat, Output, PackedRhs, Team};
 use charrnn_model::CharRnn;
+
+use crate::weights::Weights;
 
 /// Layers above the first: the input and recurrent weights stacked, so one GEMM
 /// of `[below | own hidden]` gives the gate pre-activations.
@@ -156,13 +157,6 @@ fn product(
     }
 }
 
-fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
-    t.into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .expect("converted to f32 above")
-}
-
 /// Applies the gates (order i, f, o, g) of `streams` rows of `z` to `c` and `h`
 /// (`z` is overwritten with the activations); many streams' gates are split
 /// across `team`, between products that are.
@@ -197,39 +191,37 @@ impl Engine {
     /// Copies the weights of `model` (on any backend) into plain memory; one
     /// stream, zero state.
     pub fn from_model<B: Backend>(model: &CharRnn<B>) -> Self {
-        let config = model.config();
-        let hidden = config.hidden_size;
-        let (first, rest) = model
-            .layers
-            .split_first()
-            .expect("a model has at least one layer");
-        let upper = rest
-            .iter()
+        Self::new(Weights::from_model(model))
+    }
+
+    /// An engine over `weights` (whose sizes must fit: [`Weights::check`]);
+    /// one stream, zero state.
+    pub fn new(weights: Weights) -> Self {
+        let hidden = weights.hidden_size;
+        let vocab_size = weights.vocab_size;
+        let mut layers = weights.layers.into_iter();
+        let first = layers.next().expect("a model has at least one layer");
+        let upper = layers
             .map(|l| UpperLayer {
-                w: to_vec(Tensor::cat(vec![l.w_ih.val(), l.w_hh.val()], 0)),
-                bias: to_vec(l.bias.val()),
+                w: [l.w_ih, l.w_hh].concat(),
+                bias: l.bias,
             })
             .collect();
-        let b_out = match &model.output.bias {
-            Some(b) => to_vec(b.val()),
-            None => vec![0.0; config.vocab_size],
-        };
-        let w_out = to_vec(model.output.weight.val());
-        let top = TopOutput::new(&w_out, &b_out, hidden);
+        let top = TopOutput::new(&weights.output_weight, &weights.output_bias, hidden);
         let mut engine = Self {
-            vocab_size: config.vocab_size,
-            embed_size: config.embed_size,
+            vocab_size,
+            embed_size: weights.embed_size,
             hidden,
-            embedding: to_vec(model.embedding.weight.val()),
-            w_ih0: to_vec(first.w_ih.val()),
-            bias0: to_vec(first.bias.val()),
-            w_hh0: to_vec(first.w_hh.val()),
+            embedding: weights.embedding,
+            w_ih0: first.w_ih,
+            bias0: first.bias,
+            w_hh0: first.w_hh,
             // Zeroed pages cost no memory until a character's row is written.
-            input_rows: vec![0.0; config.vocab_size * 4 * hidden],
-            input_ready: vec![false; config.vocab_size],
+            input_rows: vec![0.0; vocab_size * 4 * hidden],
+            input_ready: vec![false; vocab_size],
             upper,
-            w_out,
-            b_out,
+            w_out: weights.output_weight,
+            b_out: weights.output_bias,
             top,
             packed: None,
             streams: 0,
@@ -302,6 +294,14 @@ impl Engine {
                 .collect(),
             w_out: PackedRhs::new(Mat::new(&self.w_out, n, self.vocab_size)),
         }
+    }
+
+    /// Stream `s`'s state in `layer` (bottom first): its hidden and cell
+    /// vectors, `hidden` values each.
+    pub fn state(&self, layer: usize, s: usize) -> (&[f32], &[f32]) {
+        assert!(s < self.streams, "stream {s} of {}", self.streams);
+        let rows = s * self.hidden..(s + 1) * self.hidden;
+        (&self.h[layer][rows.clone()], &self.c[layer][rows])
     }
 
     /// Adds a stream with a zero state, after the others; returns its index.

@@ -1,6 +1,7 @@
 //! Helpers shared by the `charrnn` binary's tests.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 // Not every test binary uses both.
 #[allow(dead_code)]
@@ -81,4 +82,45 @@ pub fn test_seed(test: &str) -> u64 {
         });
     eprintln!("{test}: seed {seed} (CHARRNN_TEST_SEED={seed} replays it)");
     seed | 1
+}
+
+/// `charrnn ARGS` in `cwd`, its output captured.
+#[allow(dead_code)]
+pub fn charrnn(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_charrnn"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("charrnn runs")
+}
+
+#[allow(dead_code)]
+/// Asserts a clean failure: exit code 1, one `error:` line naming `needle`.
+pub fn assert_fails(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "expected one error line, got: {stderr}");
+    assert!(
+        errors[0].contains(needle),
+        "{needle:?} not in {:?}",
+        errors[0]
+    );
+}
+
+#[allow(dead_code)]
+/// Trains the smoke config into `dir` once per test that needs a run.
+pub fn smoke_run(dir: &Path) -> PathBuf {
+    let run = dir.join("run");
+    let args = smoke_training_args("auto", &run, 10);
+    let out = charrnn(&strs(&args), dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "training failed: {stderr}");
+    assert!(
+        stderr.contains("device: cpu"),
+        "auto should say it picked the CPU: {stderr}"
+    );
+    run
 }
