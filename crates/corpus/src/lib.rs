@@ -7,6 +7,7 @@ mod documents;
 mod error;
 mod fingerprint;
 mod ids;
+mod invalid;
 mod units;
 mod vocab;
 
@@ -18,5 +19,6 @@ pub use documents::{files_of, split_per_document, text_files_in, Document};
 pub use error::{CorpusError, UnknownChar};
 pub use fingerprint::Fingerprint;
 pub use ids::Ids;
+pub use invalid::InvalidValue;
 pub use units::{human_bytes, human_count};
 pub use vocab::{CharSet, Vocab};

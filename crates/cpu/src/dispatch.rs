@@ -2,11 +2,11 @@
 //! AVX2 or AVX-512, the `gemm` crate otherwise, split across rayon's threads
 //! when large.
 
+#[cfg(target_arch = "x86_64")]
 use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
-use crate::kernel;
-use crate::{simd_level, SimdLevel};
+use crate::{kernel, simd_level, SimdLevel};
 
 /// Products with fewer multiply-adds than this stay on one thread.
 pub(crate) const PARALLEL_WORK: usize = 1 << 18;

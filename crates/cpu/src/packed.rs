@@ -131,6 +131,8 @@ pub(crate) unsafe fn packed_columns(
 ///
 /// # Safety
 /// As for [`packed_columns`].
+// Elsewhere than x86 every packed operand is plain.
+#[cfg_attr(not(target_arch = "x86_64"), allow(irrefutable_let_patterns))]
 pub(crate) unsafe fn packed_columns_by_rows(
     dst: SharedMut,
     a: Mat,

@@ -4,6 +4,7 @@
 
 mod manifest;
 mod onnx;
+mod read;
 mod safetensors;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use charrnn_corpus::Vocab;
 use charrnn_sample::{Weights, WeightsError};
 
 pub use manifest::{Manifest, ModelShape, MANIFEST, VERSION};
+pub use read::{read_safetensors, ReadError};
 
 /// A format a model is exported to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

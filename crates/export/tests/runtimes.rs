@@ -145,3 +145,41 @@ fn numpy_runs_the_safetensors_export_as_charrnn_does() {
 fn onnxruntime_runs_the_onnx_export_as_charrnn_does() {
     check_in_python(Format::Onnx, "check_onnx.py");
 }
+
+#[test]
+fn a_safetensors_export_reads_back_and_a_broken_one_is_named() {
+    let (weights, vocab) = (random_weights(SHAPES[0]), vocab_of(SHAPES[0].0));
+    let files = charrnn_export::files(Format::Safetensors, &weights, &vocab).unwrap();
+    let bytes = &files[0].1;
+    let (read, read_vocab) = charrnn_export::read_safetensors(bytes).unwrap();
+    assert_eq!((read, read_vocab), (weights.clone(), vocab.clone()));
+
+    let error = |bytes: &[u8]| {
+        charrnn_export::read_safetensors(bytes)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(error(&bytes[..bytes.len() - 100]).contains("truncated"));
+    assert!(error(b"<!DOCTYPE html>").contains("not a whole safetensors file"));
+    // Another model's tensors under this model's manifest.
+    let manifest = String::from_utf8(files[1].1.clone()).unwrap();
+    let small = random_weights(SHAPES[1]);
+    let data = small
+        .embedding
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect::<Vec<u8>>();
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![5, 3], &data);
+    let metadata =
+        std::collections::HashMap::from([(charrnn_export::MANIFEST.to_string(), manifest)]);
+    let mixed = safetensors::serialize([("embedding", view.unwrap())], Some(metadata)).unwrap();
+    assert!(
+        error(&mixed).contains("tensor embedding: F32 [5, 3] where"),
+        "{}",
+        error(&mixed)
+    );
+    // Someone else's safetensors file.
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![5, 3], &data);
+    let theirs = safetensors::serialize([("embedding", view.unwrap())], None).unwrap();
+    assert!(error(&theirs).contains("not a charrnn export"));
+}

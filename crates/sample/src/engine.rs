@@ -8,9 +8,7 @@
 //! or an exact logit after the bfloat16 bound ([`Engine::step_top_n`]). So the
 //! same seed gives the same text alone, in a batch, or in a server's batch.
 
-use burn::tensor::backend::Backend;
 use charrnn_cpu::{dot, lstm_cell, matmul, Bf16, Mat, Output, PackedRhs, Team};
-use charrnn_model::CharRnn;
 
 use crate::weights::Weights;
 
@@ -190,7 +188,10 @@ where
 impl Engine {
     /// Copies the weights of `model` (on any backend) into plain memory; one
     /// stream, zero state.
-    pub fn from_model<B: Backend>(model: &CharRnn<B>) -> Self {
+    #[cfg(feature = "burn")]
+    pub fn from_model<B: burn::tensor::backend::Backend>(
+        model: &charrnn_model::CharRnn<B>,
+    ) -> Self {
         Self::new(Weights::from_model(model))
     }
 

@@ -1,7 +1,7 @@
 //! How much one generation may ask for: the caps a server sets, and always
 //! the memory it would take, checked before anything is allocated.
 
-use charrnn_model::InvalidValue;
+use charrnn_corpus::InvalidValue;
 
 use crate::{SampleError, SampleOptions};
 

@@ -1,8 +1,8 @@
 //! How to sample: the options, the overrides that front ends lay over a
 //! run's defaults, and the rules both must follow.
 
+use charrnn_corpus::InvalidValue;
 use charrnn_corpus::{UnknownChar, Vocab};
-use charrnn_model::InvalidValue;
 use serde::{Deserialize, Serialize};
 
 /// How to generate: the `[sample]` section of a run's config.

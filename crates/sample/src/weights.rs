@@ -1,8 +1,9 @@
 //! A model's weights in plain memory, in the layout the engine and the
 //! exporters read: what a trained `CharRnn` is, without burn.
 
-use burn::tensor::backend::Backend;
-use burn::tensor::Tensor;
+#[cfg(feature = "burn")]
+use burn::tensor::{backend::Backend, Tensor};
+#[cfg(feature = "burn")]
 use charrnn_model::CharRnn;
 
 /// One LSTM layer's weights. The gate blocks of every `4*hidden` axis are in
@@ -39,6 +40,7 @@ pub struct Weights {
 
 impl Weights {
     /// Copies the weights of `model` (on any backend) into plain memory.
+    #[cfg(feature = "burn")]
     pub fn from_model<B: Backend>(model: &CharRnn<B>) -> Self {
         let config = model.config();
         let output_bias = match &model.output.bias {
@@ -116,6 +118,7 @@ pub enum WeightsError {
     },
 }
 
+#[cfg(feature = "burn")]
 fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
     t.into_data()
         .convert::<f32>()
