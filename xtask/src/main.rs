@@ -8,6 +8,7 @@ mod bench;
 mod corpora;
 mod fetch;
 mod test;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -64,7 +65,15 @@ enum Task {
         args: Vec<String>,
     },
     /// Build the release charrnn binary that every task runs.
-    Build,
+    Build {
+        /// Embed the web page's engine (built first, as by web-engine), so
+        /// that `charrnn export --format web` works.
+        #[arg(long)]
+        web: bool,
+    },
+    /// Compile the web page's engine (charrnn-web) to WebAssembly and make its
+    /// JavaScript glue with wasm-bindgen, into TARGET/web-engine.
+    WebEngine,
     /// Compare training, sampling, memory and encoding with a PyTorch reference
     /// of the same model, on this machine; appends a row to BENCHMARKS.md.
     Bench(bench::BenchArgs),
@@ -94,7 +103,16 @@ fn run(task: Task) -> Result<()> {
         } => pipeline(&config, &device, &overrides),
         Task::FetchData { dest } => fetch::fetch_all(&dest),
         Task::Test { args } => test::test(&args),
-        Task::Build => build().map(|_| ()),
+        Task::Build { web: false } => build().map(|_| ()),
+        Task::Build { web: true } => {
+            let engine = web::build_engine()?;
+            build_with(Some(&engine)).map(|_| ())
+        }
+        Task::WebEngine => {
+            let engine = web::build_engine()?;
+            println!("{}", engine.display());
+            Ok(())
+        }
         Task::Bench(args) => bench::bench(&args),
     }
 }
@@ -120,17 +138,30 @@ pub(crate) fn workspace_root() -> PathBuf {
 
 /// Builds `target/release/charrnn` and returns its path.
 fn build() -> Result<PathBuf> {
+    build_with(None)
+}
+
+/// Builds `target/release/charrnn`, with the web page's engine in `web`
+/// embedded when given, and returns its path.
+fn build_with(web: Option<&Path>) -> Result<PathBuf> {
     eprintln!("xtask: building the release charrnn (the first build takes about 10 minutes)");
-    status(Command::new(cargo()).current_dir(workspace_root()).args([
-        "build",
-        "--release",
-        "-p",
-        "charrnn-cli",
-    ]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+    let mut cargo = Command::new(cargo());
+    cargo
+        .current_dir(workspace_root())
+        .args(["build", "--release", "-p", "charrnn-cli"]);
+    match web {
+        Some(engine) => cargo.env(web::ENGINE_ENV, engine),
+        None => cargo.env_remove(web::ENGINE_ENV),
+    };
+    status(&mut cargo)?;
+    Ok(target_dir().join("release").join("charrnn"))
+}
+
+/// Cargo's target folder for this workspace.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    Ok(target.join("release").join("charrnn"))
+        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 pub(crate) fn cargo() -> String {

@@ -101,18 +101,21 @@ const VALGRIND_CRATES: [&str; 1] = ["crates/cpu"];
 pub fn test(args: &[String]) -> Result<()> {
     let root = workspace_root();
     set_up(&root)?;
+    // The binary under test embeds the web page's engine (the page test).
+    let engine = crate::web::build_engine()?;
     status(
         Command::new(cargo())
             .current_dir(&root)
             .args(["test", "--workspace"])
-            .args(args),
+            .args(args)
+            .env(crate::web::ENGINE_ENV, &engine),
     )?;
     if !args.is_empty() {
         return Ok(());
     }
     // The executables the run above built: rebuilding them with `-p` would
     // unify features differently and compile the crates again.
-    let built = test_binaries(&root)?;
+    let built = test_binaries(&root, &engine)?;
     eprintln!("xtask: the kernel, model and engine tests again, on one thread");
     for (binary, dir) in of_crates(&root, &built, &ONE_THREAD_CRATES)? {
         status(
@@ -260,10 +263,11 @@ fn valgrind_kernels(binaries: Vec<(PathBuf, PathBuf)>) -> Result<()> {
 
 /// Every test executable of the workspace's test build, with its crate's
 /// folder (where `cargo test` runs it).
-fn test_binaries(root: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
+fn test_binaries(root: &Path, engine: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
     let out = Command::new(cargo())
         .current_dir(root)
         .args(["test", "--workspace", "--no-run", "--message-format=json"])
+        .env(crate::web::ENGINE_ENV, engine)
         .output()
         .context("cannot run cargo test --no-run")?;
     if !out.status.success() {

@@ -18,7 +18,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("charrnn-batch", &["charrnn-corpus"]),
     ("charrnn-tokens", &["charrnn-corpus", "charrnn-fs"]),
     ("charrnn-plot", &["charrnn-fs"]),
-    ("charrnn-model", &["charrnn-cpu", "charrnn-gpu"]),
+    (
+        "charrnn-model",
+        &["charrnn-corpus", "charrnn-cpu", "charrnn-gpu"],
+    ),
     (
         "charrnn-sample",
         &["charrnn-corpus", "charrnn-cpu", "charrnn-model"],
@@ -30,6 +33,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "charrnn-export",
         &["charrnn-corpus", "charrnn-fs", "charrnn-sample"],
+    ),
+    // The web page's engine: a program for the browser, like the binary.
+    (
+        "charrnn-web",
+        &["charrnn-corpus", "charrnn-export", "charrnn-sample"],
     ),
     (
         "charrnn-train",
@@ -251,7 +259,11 @@ fn the_facade_reexports_and_lists_every_layer() {
     let facade = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/charrnn");
     let root = std::fs::read_to_string(facade.join("src/lib.rs")).expect("facade lib.rs");
     let readme = std::fs::read_to_string(facade.join("README.md")).expect("facade README");
-    for (name, _) in libraries().into_iter().filter(|(n, _)| n != "charrnn") {
+    // The web engine is a program for the browser, not a layer to re-export.
+    let layers = libraries()
+        .into_iter()
+        .filter(|(n, _)| n != "charrnn" && n != "charrnn-web");
+    for (name, _) in layers {
         let module = name.trim_start_matches("charrnn-");
         let reexport = format!("pub use {} as {module};", name.replace('-', "_"));
         assert!(root.contains(&reexport), "the facade lacks `{reexport}`");
@@ -301,6 +313,37 @@ fn every_source_file_is_small_and_says_its_job() {
             first.starts_with("//!") || first.starts_with("#![doc = include_str!"),
             "{} does not start with a `//!` line saying its job",
             file.display()
+        );
+    }
+}
+
+#[test]
+fn the_web_engine_builds_without_burn() {
+    let tree = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "charrnn-web",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args(["--target", "wasm32-unknown-unknown", "--format", "{p}"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        tree.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tree.stderr)
+    );
+    let tree = String::from_utf8_lossy(&tree.stdout);
+    assert!(tree.contains("charrnn-sample"), "{tree}");
+    for line in tree.lines() {
+        assert!(
+            !line.starts_with("burn") && !line.starts_with("charrnn-model"),
+            "the web engine would build {line}: charrnn-sample's burn feature must stay off there"
         );
     }
 }

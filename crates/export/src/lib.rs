@@ -6,23 +6,42 @@ mod manifest;
 mod onnx;
 mod read;
 mod safetensors;
+mod web;
 
 use std::path::{Path, PathBuf};
 
 use charrnn_corpus::Vocab;
-use charrnn_sample::{Weights, WeightsError};
+use charrnn_sample::{SampleOptions, Weights, WeightsError};
 
 pub use manifest::{Manifest, ModelShape, MANIFEST, VERSION};
 pub use read::{read_safetensors, ReadError};
+pub use web::WebEngine;
+
+/// What an export holds: the weights, the vocabulary, and the sampling
+/// options the run uses by default (the web page starts from them).
+#[derive(Clone, Copy, Debug)]
+pub struct Model<'a> {
+    /// The weights.
+    pub weights: &'a Weights,
+    /// The vocabulary: character `i` has id `i`.
+    pub vocab: &'a Vocab,
+    /// The run's `[sample]` section.
+    pub sample: &'a SampleOptions,
+}
 
 /// A format a model is exported to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Format {
     /// `model.safetensors`: every tensor by name, for PyTorch or numpy.
     Safetensors,
     /// `model.onnx`: a graph from character ids and states to logits and
     /// states, for onnxruntime and every other ONNX runtime.
     Onnx,
+    /// A folder a static file server serves: `index.html`, the engine
+    /// compiled to WebAssembly (given here: it is built apart, for another
+    /// target) and the model as `model.safetensors`; the page writes in the
+    /// visitor's browser.
+    Web(WebEngine),
 }
 
 impl Format {
@@ -31,13 +50,14 @@ impl Format {
         match self {
             Format::Safetensors => "safetensors",
             Format::Onnx => "onnx",
+            Format::Web(_) => "web",
         }
     }
 
     /// The weights file this format writes beside the manifest.
     pub fn file_name(self) -> &'static str {
         match self {
-            Format::Safetensors => safetensors::FILE,
+            Format::Safetensors | Format::Web(_) => safetensors::FILE,
             Format::Onnx => onnx::FILE,
         }
     }
@@ -81,13 +101,10 @@ pub enum ExportError {
     },
 }
 
-/// The files of `format`'s export of a model: names and contents. The
+/// The files of `format`'s export of `model`: names and contents. The
 /// manifest ([`MANIFEST`]) is always among them.
-pub fn files(
-    format: Format,
-    weights: &Weights,
-    vocab: &Vocab,
-) -> Result<Vec<(&'static str, Vec<u8>)>, ExportError> {
+pub fn files(format: Format, model: &Model) -> Result<Vec<(&'static str, Vec<u8>)>, ExportError> {
+    let Model { weights, vocab, .. } = *model;
     weights.check()?;
     if vocab.len() != weights.vocab_size {
         return Err(ExportError::VocabSize {
@@ -95,24 +112,27 @@ pub fn files(
             model: weights.vocab_size,
         });
     }
-    let manifest = Manifest::new(format, weights, vocab);
-    let model = match format {
-        Format::Safetensors => safetensors::encode(weights, &manifest)?,
+    let manifest = Manifest::new(format, model);
+    let weights_file = match format {
+        Format::Safetensors | Format::Web(_) => safetensors::encode(weights, &manifest)?,
         Format::Onnx => onnx::encode(weights, &manifest),
     };
-    Ok(vec![
-        (format.file_name(), model),
+    let mut files = vec![
+        (format.file_name(), weights_file),
         (MANIFEST, manifest.to_json().into_bytes()),
-    ])
+    ];
+    if let Format::Web(engine) = format {
+        files.extend(web::page_files(engine));
+    }
+    Ok(files)
 }
 
-/// Writes `format`'s export of a model into a new folder `out`, whole or not
+/// Writes `format`'s export of `model` into a new folder `out`, whole or not
 /// at all. A folder already at `out` is refused unless `overwrite`, and then
 /// replaced only once the new one is whole.
 pub fn export(
     format: Format,
-    weights: &Weights,
-    vocab: &Vocab,
+    model: &Model,
     out: &Path,
     overwrite: bool,
 ) -> Result<(), ExportError> {
@@ -121,7 +141,7 @@ pub fn export(
             path: out.to_path_buf(),
         });
     }
-    let files = files(format, weights, vocab)?;
+    let files = files(format, model)?;
     let io_error = |source| ExportError::Write {
         path: out.to_path_buf(),
         source,

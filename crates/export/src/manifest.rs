@@ -1,11 +1,10 @@
 //! `charrnn.json`, written beside every export's weights: the vocabulary, the
 //! model's shape and how to read the tensors.
 
-use charrnn_corpus::Vocab;
-use charrnn_sample::Weights;
+use charrnn_sample::SampleOptions;
 use serde::{Deserialize, Serialize};
 
-use crate::Format;
+use crate::{Format, Model};
 
 /// The manifest's file name.
 pub const MANIFEST: &str = "charrnn.json";
@@ -30,6 +29,8 @@ pub struct Manifest {
     pub gate_order: String,
     /// The vocabulary: character `i` has id `i`.
     pub vocab: Vec<String>,
+    /// The run's sampling options (`prime`, `length`, `top_n`, …).
+    pub sample: SampleOptions,
 }
 
 /// A model's sizes.
@@ -46,8 +47,13 @@ pub struct ModelShape {
 }
 
 impl Manifest {
-    /// The manifest of `format`'s export of a model.
-    pub fn new(format: Format, weights: &Weights, vocab: &Vocab) -> Self {
+    /// The manifest of `format`'s export of `model`.
+    pub fn new(format: Format, model: &Model) -> Self {
+        let Model {
+            weights,
+            vocab,
+            sample,
+        } = *model;
         Self {
             charrnn_export: VERSION,
             format: format.name().into(),
@@ -60,6 +66,7 @@ impl Manifest {
             },
             gate_order: "ifog".into(),
             vocab: vocab.chars().iter().map(char::to_string).collect(),
+            sample: sample.clone(),
         }
     }
 

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use charrnn_corpus::Vocab;
-use charrnn_export::{export, Format};
-use charrnn_sample::{Engine, LayerWeights, Weights};
+use charrnn_export::{export, Format, Model};
+use charrnn_sample::{Engine, LayerWeights, SampleOptions, Weights};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
@@ -118,7 +118,13 @@ fn check_in_python(format: Format, script: &str) {
         let dir = tempfile::tempdir().unwrap();
         let (weights, vocab) = (random_weights(shape), vocab_of(shape.0));
         let out = dir.path().join("export");
-        export(format, &weights, &vocab, &out, false).unwrap();
+        let sample = SampleOptions::default();
+        let model = Model {
+            weights: &weights,
+            vocab: &vocab,
+            sample: &sample,
+        };
+        export(format, &model, &out, false).unwrap();
         let expected_path = dir.path().join("expected.json");
         std::fs::write(&expected_path, expected(&weights, &vocab).to_string()).unwrap();
         let run = Command::new(python())
@@ -149,7 +155,13 @@ fn onnxruntime_runs_the_onnx_export_as_charrnn_does() {
 #[test]
 fn a_safetensors_export_reads_back_and_a_broken_one_is_named() {
     let (weights, vocab) = (random_weights(SHAPES[0]), vocab_of(SHAPES[0].0));
-    let files = charrnn_export::files(Format::Safetensors, &weights, &vocab).unwrap();
+    let sample = SampleOptions::default();
+    let model = Model {
+        weights: &weights,
+        vocab: &vocab,
+        sample: &sample,
+    };
+    let files = charrnn_export::files(Format::Safetensors, &model).unwrap();
     let bytes = &files[0].1;
     let (read, read_vocab) = charrnn_export::read_safetensors(bytes).unwrap();
     assert_eq!((read, read_vocab), (weights.clone(), vocab.clone()));

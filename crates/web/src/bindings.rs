@@ -49,7 +49,10 @@ impl Writer {
         self.0
             .write(&options, |c| {
                 // A page that throws in its handler still gets the whole text.
-                let _ = on_char.call1(&JsValue::NULL, &JsValue::from_str(c.encode_utf8(&mut [0; 4])));
+                let _ = on_char.call1(
+                    &JsValue::NULL,
+                    &JsValue::from_str(c.encode_utf8(&mut [0; 4])),
+                );
             })
             .map_err(|e| JsError::new(&e.to_string()))
     }

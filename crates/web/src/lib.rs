@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
-// wasm-bindgen's generated glue has unsafe blocks of its own.
-#![cfg_attr(not(target_arch = "wasm32"), forbid(unsafe_code))]
+#![forbid(unsafe_code)]
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;

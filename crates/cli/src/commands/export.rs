@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use charrnn::export::{export, Format};
+use anyhow::Context;
+use charrnn::export::{export, Format, Model, WebEngine};
 use charrnn::sample::Weights;
 use clap::{Args, ValueEnum};
 
@@ -15,14 +16,31 @@ pub(crate) enum FormatArg {
     Onnx,
     /// model.safetensors: every tensor by name (PyTorch, numpy).
     Safetensors,
+    /// index.html, the engine in WebAssembly and the model: a page that
+    /// writes in the visitor's browser (serve the folder with any static
+    /// file server).
+    Web,
 }
 
-impl From<FormatArg> for Format {
-    fn from(format: FormatArg) -> Self {
-        match format {
+/// The web page's engine, when this binary was built with it
+/// (`cargo xtask build --web`; see build.rs).
+#[cfg(web_engine)]
+const WEB_ENGINE: Option<WebEngine> = Some(WebEngine {
+    js: include_bytes!(concat!(env!("OUT_DIR"), "/charrnn_web.js")),
+    wasm: include_bytes!(concat!(env!("OUT_DIR"), "/charrnn_web_bg.wasm")),
+});
+#[cfg(not(web_engine))]
+const WEB_ENGINE: Option<WebEngine> = None;
+
+impl FormatArg {
+    fn format(self) -> anyhow::Result<Format> {
+        Ok(match self {
             FormatArg::Onnx => Format::Onnx,
             FormatArg::Safetensors => Format::Safetensors,
-        }
+            FormatArg::Web => Format::Web(WEB_ENGINE.context(
+                "this charrnn was built without the web page's engine; build it with `cargo xtask build --web`",
+            )?),
+        })
     }
 }
 
@@ -45,10 +63,15 @@ pub(crate) struct ExportArgs {
 
 /// Runs `charrnn export`.
 pub(crate) fn cmd_export(args: ExportArgs) -> anyhow::Result<()> {
+    let format = args.format.format()?;
     let (meta, model) = args.model.load()?;
-    let format = Format::from(args.format);
     let weights = Weights::from_model(&model);
-    export(format, &weights, &meta.vocab, &args.out, args.force)?;
+    let model = Model {
+        weights: &weights,
+        vocab: &meta.vocab,
+        sample: &meta.config.sample,
+    };
+    export(format, &model, &args.out, args.force)?;
     let size: u64 = std::fs::read_dir(&args.out)?
         .filter_map(|entry| entry.ok()?.metadata().ok())
         .map(|m| m.len())
