@@ -7,16 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_fails, charrnn, smoke_run};
-
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
+use common::{assert_fails, charrnn, names_in, smoke_run};
 
 fn export(run: &Path, format: &str, out: &Path, more: &[&str]) -> std::process::Output {
     let (run, out) = (run.display().to_string(), out.display().to_string());

@@ -44,7 +44,7 @@ impl StaticServer {
             "the static file server",
             10,
             || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
-            || String::new(),
+            String::new,
         );
         Self { child, url }
     }
@@ -106,11 +106,6 @@ fn the_web_page_writes_in_the_browser_what_charrnn_sample_writes() {
     let run = smoke_run(dir.path());
     let page = dir.path().join("page");
     export_web(&run, &page);
-    let mut names: Vec<String> = std::fs::read_dir(&page)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
     let expected = [
         "charrnn.json",
         "charrnn_web.js",
@@ -119,7 +114,7 @@ fn the_web_page_writes_in_the_browser_what_charrnn_sample_writes() {
         "model.safetensors",
         "worker.js",
     ];
-    assert_eq!(names, expected);
+    assert_eq!(common::names_in(&page), expected);
     let index = std::fs::read_to_string(page.join("index.html")).unwrap();
     assert!(
         !index.contains("http://") && !index.contains("https://"),

@@ -124,3 +124,14 @@ pub fn smoke_run(dir: &Path) -> PathBuf {
     );
     run
 }
+
+/// The names in folder `dir`, sorted.
+#[allow(dead_code)]
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

@@ -3,14 +3,10 @@
 //   node drive-page.mjs URL TOKEN [SCREENSHOT.png] [PRIME] [LENGTH]
 // Prints {"text", "status", "grew", "updates"} as JSON: the status when the
 // text first grew, and how many times it grew.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url, token, shot, prime = "abc", length = "60"] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
   await page.goto(url);

@@ -5,14 +5,10 @@
 //   node web-page.mjs URL --load-only      (only what the page says on loading)
 // Prints {"text", "status", "grew", "loaded"} as JSON: `grew`, whether text
 // appeared before the end; `loaded`, the status once the model was loaded.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url, prime, length, temperature, topN, seed, shot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
   await page.goto(url);
