@@ -82,7 +82,13 @@ fn move_into_place(from: &Path, to: &Path) -> io::Result<()> {
         return Err(e);
     }
     sync_dir(parent(to))?;
-    std::fs::remove_dir_all(old)
+    // The new folder is in place: removing what it replaced is housekeeping,
+    // and what was there may have been a file.
+    let _ = match std::fs::symlink_metadata(&old) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&old),
+        _ => std::fs::remove_file(&old),
+    };
+    Ok(())
 }
 
 /// Fsyncs a folder, so that the renames and creations in it survive a power
@@ -180,6 +186,12 @@ mod tests {
         replace_dir(&out, fill(&["c"]), |e| e).unwrap();
         assert_eq!(names_in(&out), ["c"]);
         assert_eq!(names_in(dir.path()), ["export"]);
+        // So does it a file of that name.
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, b"old").unwrap();
+        replace_dir(&file, fill(&["d"]), |e| e).unwrap();
+        assert_eq!(names_in(&file), ["d"]);
+        assert_eq!(names_in(dir.path()), ["a-file", "export"]);
     }
 
     #[test]
