@@ -5,19 +5,7 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::{assert_fails, charrnn, names_in, smoke_run};
-
-fn export(run: &Path, format: &str, out: &Path, more: &[&str]) -> std::process::Output {
-    let (run, out) = (run.display().to_string(), out.display().to_string());
-    let args = [
-        &["export", "--run", &run, "--format", format, "--out", &out],
-        more,
-    ]
-    .concat();
-    charrnn(&args, run.as_ref())
-}
+use common::{assert_fails, export, names_in, smoke_run};
 
 #[test]
 fn export_writes_each_format_whole_and_never_over_a_folder_unasked() {

@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{charrnn, smoke_run};
+use common::smoke_run;
 
 /// A static file server on a free port of 127.0.0.1 for `dir`, stopped on drop.
 struct StaticServer {
@@ -90,9 +90,7 @@ fn drive(url: &str, args: &[&str]) -> serde_json::Value {
 }
 
 fn export_web(run: &Path, out: &Path) {
-    let (run, out) = (run.display().to_string(), out.display().to_string());
-    let args = ["export", "--run", &run, "--format", "web", "--out", &out];
-    let done = charrnn(&args, Path::new("."));
+    let done = common::export(run, "web", out, &[]);
     assert!(
         done.status.success(),
         "{} (the binary embeds the page's engine when built by cargo xtask test or cargo xtask build --web)",

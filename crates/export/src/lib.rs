@@ -112,14 +112,15 @@ pub fn files(format: Format, model: &Model) -> Result<Vec<(&'static str, Vec<u8>
             model: weights.vocab_size,
         });
     }
-    let manifest = Manifest::new(format, model);
+    // The same text beside the weights and inside them.
+    let manifest = Manifest::new(format, model).to_json();
     let weights_file = match format {
         Format::Safetensors | Format::Web(_) => safetensors::encode(weights, &manifest)?,
         Format::Onnx => onnx::encode(weights, &manifest),
     };
     let mut files = vec![
         (format.file_name(), weights_file),
-        (MANIFEST, manifest.to_json().into_bytes()),
+        (MANIFEST, manifest.into_bytes()),
     ];
     if let Format::Web(engine) = format {
         files.extend(web::page_files(engine));

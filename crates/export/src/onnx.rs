@@ -14,7 +14,7 @@ use onnx_protobuf::{
 use charrnn_sample::Weights;
 
 use crate::safetensors::le_bytes;
-use crate::{Manifest, MANIFEST};
+use crate::MANIFEST;
 
 /// The weights file's name.
 pub(crate) const FILE: &str = "model.onnx";
@@ -27,8 +27,9 @@ const IR_VERSION: i64 = 8;
 /// For each of ONNX's gate blocks (`i, o, f, c`), charrnn's block (`i, f, o, g`).
 const ONNX_GATE_FROM: [usize; 4] = [0, 2, 1, 3];
 
-/// The model file's bytes.
-pub(crate) fn encode(weights: &Weights, manifest: &Manifest) -> Vec<u8> {
+/// The model file's bytes, with `manifest` (the manifest's JSON) in its
+/// metadata.
+pub(crate) fn encode(weights: &Weights, manifest: &str) -> Vec<u8> {
     let model = ModelProto {
         ir_version: IR_VERSION,
         opset_import: vec![OperatorSetIdProto {
@@ -41,7 +42,7 @@ pub(crate) fn encode(weights: &Weights, manifest: &Manifest) -> Vec<u8> {
         graph: Some(graph(weights)).into(),
         metadata_props: vec![StringStringEntryProto {
             key: MANIFEST.into(),
-            value: manifest.to_json(),
+            value: manifest.into(),
             ..Default::default()
         }],
         ..Default::default()

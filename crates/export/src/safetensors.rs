@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use ::safetensors::tensor::{Dtype, TensorView};
 use charrnn_sample::Weights;
 
-use crate::{ExportError, Manifest, MANIFEST};
+use crate::{ExportError, MANIFEST};
 
 /// The weights file's name.
 pub(crate) const FILE: &str = "model.safetensors";
@@ -26,8 +26,8 @@ pub(crate) fn named(weights: &Weights) -> Vec<(String, Vec<usize>, &[f32])> {
     tensors
 }
 
-/// The file's bytes.
-pub(crate) fn encode(weights: &Weights, manifest: &Manifest) -> Result<Vec<u8>, ExportError> {
+/// The file's bytes, with `manifest` (the manifest's JSON) in its metadata.
+pub(crate) fn encode(weights: &Weights, manifest: &str) -> Result<Vec<u8>, ExportError> {
     let named = named(weights);
     let bytes: Vec<Vec<u8>> = named.iter().map(|(_, _, data)| le_bytes(data)).collect();
     let encode_error = |e: ::safetensors::SafeTensorError| ExportError::Encode {
@@ -42,7 +42,7 @@ pub(crate) fn encode(weights: &Weights, manifest: &Manifest) -> Result<Vec<u8>, 
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(encode_error)?;
-    let metadata = HashMap::from([(MANIFEST.to_string(), manifest.to_json())]);
+    let metadata = HashMap::from([(MANIFEST.to_string(), manifest.to_string())]);
     ::safetensors::serialize(views, Some(metadata)).map_err(encode_error)
 }
 

@@ -135,3 +135,15 @@ pub fn names_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// `charrnn export --run RUN --format FORMAT --out OUT MORE...`.
+#[allow(dead_code)]
+pub fn export(run: &Path, format: &str, out: &Path, more: &[&str]) -> std::process::Output {
+    let (run, out) = (run.display().to_string(), out.display().to_string());
+    let args = [
+        &["export", "--run", &run, "--format", format, "--out", &out],
+        more,
+    ]
+    .concat();
+    charrnn(&args, Path::new("."))
+}

@@ -27,80 +27,76 @@ pub(crate) struct CheckpointFiles<'a> {
     pub keep_last: usize,
 }
 
-/// Writes a checkpoint atomically; `write_records` saves the model and optimiser
-/// records into the folder it is given. Returns the checkpoint folder.
+/// Writes a checkpoint atomically (a hidden folder filled, then renamed into
+/// place by `charrnn_fs::replace_dir`); `records` gives the model and
+/// optimiser records. Returns the checkpoint folder.
 pub(crate) fn save(
     run_dir: &Path,
     files: CheckpointFiles<'_>,
     records: impl FnOnce() -> Result<Records, burn::record::RecorderError>,
 ) -> Result<PathBuf, CheckpointError> {
     let root = checkpoints_dir(run_dir);
-    let werr = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| CheckpointError::Write { path, source }
-    };
-    fs::create_dir_all(&root).map_err(werr(&root))?;
+    fs::create_dir_all(&root).map_err(|source| CheckpointError::Write {
+        path: root.clone(),
+        source,
+    })?;
     let name = step_name(files.state.step);
-    let tmp = root.join(format!(".tmp-{name}-{}", std::process::id()));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(werr(&tmp))?;
+    let dest = root.join(&name);
+    // Saving the same step again (after a resume): the new copy replaces it.
+    charrnn_fs::replace_dir(
+        &dest,
+        |tmp| write_files(tmp, &files, records),
+        |source| CheckpointError::Write {
+            path: dest.clone(),
+            source,
+        },
+    )?;
+    write_pointer(&root, LATEST, &name)?;
+    if files.is_best {
+        write_pointer(&root, BEST, &name)?;
     }
-    fs::create_dir(&tmp).map_err(werr(&tmp))?;
-    let result = (|| {
-        let records = records().map_err(|e| CheckpointError::Write {
-            path: tmp.clone(),
-            // The recorder's error stays the source, as an I/O error's payload.
-            source: std::io::Error::other(e),
-        })?;
-        let state = serde_json::to_vec_pretty(files.state).expect("state serialises");
-        let hidden: Vec<u8> = files.hidden.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let (vocab, config) = (files.vocab.to_json(), files.config.to_toml());
-        let contents: [(&str, &[u8]); 6] = [
-            (MODEL, &records.model),
-            (OPTIMIZER, &records.optimizer),
-            (VOCAB, vocab.as_bytes()),
-            (CONFIG, config.as_bytes()),
-            (STATE, &state),
-            (HIDDEN, &hidden),
-        ];
-        let mut manifest = Manifest {
-            format: FORMAT_VERSION,
-            files: BTreeMap::new(),
-        };
-        // Written here rather than by burn's file recorder, whose errors lose
-        // the I/O error (a full disk must say so).
-        for (name, bytes) in contents {
-            write_synced(&tmp.join(name), bytes)?;
-            manifest
-                .files
-                .insert(name.to_string(), Fingerprint::of(bytes));
-        }
-        write_synced(&tmp.join(MANIFEST), manifest.to_text().as_bytes())?;
-        sync_dir(&tmp)?;
-        let dest = root.join(&name);
-        if dest.exists() {
-            // Saving the same step again (after a resume): the new copy replaces it.
-            let old = root.join(format!(".old-{name}-{}", std::process::id()));
-            fs::rename(&dest, &old).map_err(werr(&dest))?;
-            fs::rename(&tmp, &dest).map_err(werr(&dest))?;
-            let _ = fs::remove_dir_all(&old);
-        } else {
-            fs::rename(&tmp, &dest).map_err(werr(&dest))?;
-        }
-        sync_dir(&root)?;
-        write_pointer(&root, LATEST, &name)?;
-        if files.is_best {
-            write_pointer(&root, BEST, &name)?;
-        }
-        if files.keep_last > 0 {
-            prune(&root, files.keep_last);
-        }
-        Ok(dest)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&tmp);
+    if files.keep_last > 0 {
+        prune(&root, files.keep_last);
     }
-    result
+    Ok(dest)
+}
+
+/// Writes a checkpoint's files and its manifest into the folder `dir`, each
+/// fsynced.
+fn write_files(
+    dir: &Path,
+    files: &CheckpointFiles<'_>,
+    records: impl FnOnce() -> Result<Records, burn::record::RecorderError>,
+) -> Result<(), CheckpointError> {
+    let records = records().map_err(|e| CheckpointError::Write {
+        path: dir.to_path_buf(),
+        // The recorder's error stays the source, as an I/O error's payload.
+        source: std::io::Error::other(e),
+    })?;
+    let state = serde_json::to_vec_pretty(files.state).expect("state serialises");
+    let hidden: Vec<u8> = files.hidden.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let (vocab, config) = (files.vocab.to_json(), files.config.to_toml());
+    let contents: [(&str, &[u8]); 6] = [
+        (MODEL, &records.model),
+        (OPTIMIZER, &records.optimizer),
+        (VOCAB, vocab.as_bytes()),
+        (CONFIG, config.as_bytes()),
+        (STATE, &state),
+        (HIDDEN, &hidden),
+    ];
+    let mut manifest = Manifest {
+        format: FORMAT_VERSION,
+        files: BTreeMap::new(),
+    };
+    // Written here rather than by burn's file recorder, whose errors lose
+    // the I/O error (a full disk must say so).
+    for (name, bytes) in contents {
+        write_synced(&dir.join(name), bytes)?;
+        manifest
+            .files
+            .insert(name.to_string(), Fingerprint::of(bytes));
+    }
+    write_synced(&dir.join(MANIFEST), manifest.to_text().as_bytes())
 }
 
 /// Points `root/pointer` at checkpoint `name`, atomically and durably.
@@ -134,13 +130,6 @@ pub(crate) fn prune(root: &Path, keep: usize) {
 
 pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     charrnn_fs::write_synced(path, bytes).map_err(|source| CheckpointError::Write {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-pub(crate) fn sync_dir(path: &Path) -> Result<(), CheckpointError> {
-    charrnn_fs::sync_dir(path).map_err(|source| CheckpointError::Write {
         path: path.to_path_buf(),
         source,
     })
