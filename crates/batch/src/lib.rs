@@ -2,6 +2,8 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+use std::ops::Range;
+
 pub use charrnn_corpus::Ids;
 
 /// The stream is too short to make a single batch.
@@ -39,6 +41,8 @@ pub struct Batcher<'a> {
     batch_size: usize,
     seq_len: usize,
     row_len: usize,
+    /// The streams this batcher yields, of the `batch_size` it cut.
+    rows: Range<usize>,
 }
 
 impl<'a> Batcher<'a> {
@@ -72,7 +76,29 @@ impl<'a> Batcher<'a> {
             batch_size,
             seq_len,
             row_len: num_batches * seq_len,
+            rows: 0..batch_size,
         })
+    }
+
+    /// Only streams `rows` of the ones cut (a process's share in
+    /// data-parallel training): each batch holds those rows, in order, as
+    /// the whole batch holds them. Panics if `rows` is not within
+    /// `0..batch_size`.
+    pub fn shard(mut self, rows: Range<usize>) -> Self {
+        assert!(
+            rows.start <= rows.end && rows.end <= self.batch_size,
+            "rows {rows:?} out of 0..{}",
+            self.batch_size
+        );
+        self.rows = rows;
+        self
+    }
+
+    /// The share of `batch_size` streams that process `rank` of `world`
+    /// takes: `[rank·B/world, (rank+1)·B/world)`, empty when there are
+    /// more processes than streams.
+    pub fn share(batch_size: usize, rank: usize, world: usize) -> Range<usize> {
+        rank * batch_size / world..(rank + 1) * batch_size / world
     }
 
     /// Batches per pass over the stream (one epoch).
@@ -80,9 +106,10 @@ impl<'a> Batcher<'a> {
         self.row_len / self.seq_len
     }
 
-    /// Rows per batch.
+    /// Rows per batch: this batcher's streams (all of them unless it is a
+    /// [`shard`](Self::shard)).
     pub fn batch_size(&self) -> usize {
-        self.batch_size
+        self.rows.len()
     }
 
     /// Steps per row.
@@ -90,18 +117,18 @@ impl<'a> Batcher<'a> {
         self.seq_len
     }
 
-    /// Tokens used per epoch (inputs only).
+    /// Tokens used per epoch (inputs only), in this batcher's streams.
     pub fn tokens_per_epoch(&self) -> usize {
-        self.row_len * self.batch_size
+        self.row_len * self.rows.len()
     }
 
     /// The `k`-th batch. Panics if `k >= num_batches()`.
     pub fn batch(&self, k: usize) -> Batch {
         assert!(k < self.num_batches(), "batch {k} out of range");
-        let n = self.batch_size * self.seq_len;
+        let n = self.rows.len() * self.seq_len;
         let mut inputs = Vec::with_capacity(n);
         let mut targets = Vec::with_capacity(n);
-        for r in 0..self.batch_size {
+        for r in self.rows.clone() {
             let start = r * self.row_len + k * self.seq_len;
             let row = self.ids.slice(start..start + self.seq_len + 1);
             row.slice(0..self.seq_len).extend_into(&mut inputs);
@@ -110,7 +137,7 @@ impl<'a> Batcher<'a> {
         Batch {
             inputs,
             targets,
-            batch_size: self.batch_size,
+            batch_size: self.rows.len(),
             seq_len: self.seq_len,
         }
     }
@@ -154,6 +181,24 @@ mod tests {
         );
         assert_eq!(a.num_batches(), b.num_batches());
         assert!(a.iter_from(0).eq(b.iter_from(0)));
+    }
+
+    #[test]
+    fn shares_cover_the_streams_once_and_shards_are_their_rows_of_the_batch() {
+        let ids: Vec<u32> = (0..500).collect();
+        for (bs, world) in [(8, 2), (6, 3), (7, 3), (2, 4), (1, 1)] {
+            let whole = Batcher::new(&ids, bs, 5).unwrap();
+            let shares: Vec<_> = (0..world).map(|r| Batcher::share(bs, r, world)).collect();
+            assert_eq!(shares.iter().map(|s| s.len()).sum::<usize>(), bs);
+            for k in 0..whole.num_batches() {
+                let batch = whole.batch(k);
+                let joined: Vec<u32> = shares
+                    .iter()
+                    .flat_map(|rows| whole.clone().shard(rows.clone()).batch(k).inputs)
+                    .collect();
+                assert_eq!(joined, batch.inputs, "batch size {bs} over {world}");
+            }
+        }
     }
 
     proptest! {

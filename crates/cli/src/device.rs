@@ -40,11 +40,21 @@ pub fn run_on<J: OnBackend>(device: Device, job: J) -> J::Output {
     match device {
         Device::Cpu => job.run::<Autodiff<Flex>>(&Default::default()),
         #[cfg(feature = "cuda")]
-        Device::Cuda => job.run::<Autodiff<burn::backend::Cuda>>(&Default::default()),
+        Device::Cuda => job.run::<Autodiff<burn::backend::Cuda>>(&cuda_device()),
         #[cfg(not(feature = "cuda"))]
         Device::Cuda => unreachable!("select never picks CUDA without the cuda feature"),
         Device::Wgpu => job.run::<Autodiff<burn::backend::Wgpu>>(&Default::default()),
     }
+}
+
+/// The GPU this process trains on: its local rank's when a launcher started
+/// several processes on the machine, else the first.
+#[cfg(feature = "cuda")]
+fn cuda_device() -> burn::backend::cuda::CudaDevice {
+    let index = crate::world::launch().map_or(0, |launch| {
+        crate::world::gpu_of(launch.local_rank, cuda_probe().unwrap_or(1))
+    });
+    burn::backend::cuda::CudaDevice::new(index)
 }
 
 /// Resolves `--device`, saying which device was picked and why.

@@ -8,6 +8,7 @@ mod corpus_dirs;
 mod device;
 mod model_choice;
 mod progress;
+mod world;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -101,8 +102,14 @@ fn main() -> ExitCode {
     // SAFETY: sets a plain integer option; mimalloc allows it at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     let cli = Cli::parse();
-    init_logging(cli.quiet);
-    let quiet = cli.quiet;
+    // Of the processes a launcher started, rank 0 speaks for the job.
+    let rank = world::rank();
+    init_logging(match (rank, cli.quiet) {
+        (1.., _) => "error",
+        (0, true) => "warn",
+        (0, false) => "info",
+    });
+    let quiet = cli.quiet || rank > 0;
     std::panic::set_hook(Box::new(|info| {
         eprintln!("error: internal failure: {info}; please report this");
     }));
@@ -111,16 +118,28 @@ fn main() -> ExitCode {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }
-    match run(cli.command, quiet) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) if matches!(e.downcast_ref(), Some(TrainError::Interrupted { .. })) => {
-            eprintln!("{}", advice::with_advice(e.to_string(), &e));
-            ExitCode::from(130)
+    let result = run(cli.command, quiet);
+    let Err(e) = result else {
+        return ExitCode::SUCCESS;
+    };
+    let interrupted = matches!(e.downcast_ref(), Some(TrainError::Interrupted { .. }));
+    // What every process met, rank 0 reports; the others name themselves.
+    let everyone_met = e.downcast_ref().is_some_and(TrainError::is_shared)
+        || e.downcast_ref::<world::NoMpi>().is_some();
+    if rank == 0 || !everyone_met {
+        let who = if rank > 0 {
+            format!("rank {rank}: ")
+        } else {
+            String::new()
+        };
+        match interrupted {
+            true => eprintln!("{who}{}", advice::with_advice(e.to_string(), &e)),
+            false => eprintln!("{who}error: {}", advice::with_advice(one_line(&e), &e)),
         }
-        Err(e) => {
-            eprintln!("error: {}", advice::with_advice(one_line(&e), &e));
-            ExitCode::FAILURE
-        }
+    }
+    match interrupted {
+        true => ExitCode::from(130),
+        false => ExitCode::FAILURE,
     }
 }
 
@@ -140,8 +159,8 @@ fn one_line(e: &anyhow::Error) -> String {
     line.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn init_logging(quiet: bool) {
-    let default = if quiet { "warn" } else { "info" };
+/// Logs at `default` ("info", "warn", "error") unless `RUST_LOG` says otherwise.
+fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()

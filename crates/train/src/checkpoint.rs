@@ -233,6 +233,11 @@ pub fn checkpoints_dir(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoints")
 }
 
+/// Where a run's checkpoint of step `step` is written.
+pub fn step_dir(run_dir: &Path, step: u64) -> PathBuf {
+    checkpoints_dir(run_dir).join(step_name(step))
+}
+
 fn step_name(step: u64) -> String {
     format!("step-{step:06}")
 }

@@ -6,7 +6,9 @@ pub mod adam;
 mod batch_tensors;
 pub mod checkpoint;
 pub mod clip;
+pub mod collective;
 pub mod config;
+pub mod data_parallel;
 mod device;
 pub mod eval;
 pub mod memory;
@@ -17,6 +19,7 @@ mod trainer;
 
 pub use adam::FusedAdam;
 pub use checkpoint::{CheckpointError, CheckpointMeta, TrainerState};
+pub use collective::{Collective, SingleProcess};
 pub use config::{ConfigError, CorpusSpec, RunConfig, ValSplit};
 pub use device::Device;
 pub use eval::evaluate;

@@ -61,9 +61,11 @@ pub(crate) fn cmd_train(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("give --config FILE or --resume RUN"),
     };
+    let joined = crate::world::join()?;
+    let rank0 = joined.world.as_ref().is_none_or(|w| w.rank() == 0);
     let device = crate::device::select(args.device)?;
-    let bars =
-        crate::progress::wanted(quiet).then(|| Arc::new(crate::progress::EpochBars::default()));
+    let bars = (rank0 && crate::progress::wanted(quiet))
+        .then(|| Arc::new(crate::progress::EpochBars::default()));
     let options = TrainOptions {
         resume: args.resume,
         corpus_dirs: corpus_dirs(&config_dir),
@@ -74,6 +76,7 @@ pub(crate) fn cmd_train(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
             .map(|b| b as Arc<dyn charrnn::train::ProgressObserver>),
         allow_changed_corpus: args.allow_changed_corpus,
         init_from: args.init_from,
+        world: joined.world.clone(),
     };
     let result = crate::device::run_on(
         device,
@@ -84,6 +87,10 @@ pub(crate) fn cmd_train(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
     );
     if let Some(bars) = bars {
         bars.finish();
+    }
+    joined.leave(result.as_ref().map_or_else(TrainError::is_shared, |_| true));
+    if !rank0 {
+        return result.map(drop).map_err(Into::into);
     }
     // The curves are worth having after an interrupt too; a failed plot never
     // fails the training that preceded it.

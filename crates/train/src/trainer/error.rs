@@ -12,6 +12,9 @@ use crate::memory::{human_bytes, human_count, MemoryNeed};
 use crate::run_lock::LockError;
 
 /// Why training stopped early or could not start.
+///
+/// In a run of several processes, an error every process meets at the same
+/// point ([`TrainError::is_shared`]) is best reported by rank 0 alone.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     /// The configuration is unusable.
@@ -37,6 +40,23 @@ pub enum TrainError {
     /// A checkpoint could not be written or read.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// The streams of a batch cannot be shared evenly by the processes.
+    #[error("train.batch_size = {batch_size} cannot be split evenly over {world} processes: use a batch_size divisible by the number of ranks, or start another number of them")]
+    Indivisible {
+        /// `train.batch_size`.
+        batch_size: usize,
+        /// The number of processes.
+        world: usize,
+    },
+    /// Two processes of one run started from different inputs, or their
+    /// weights drifted apart.
+    #[error("rank {rank} differs from rank 0 in {what}: every rank must read the same config, corpus and checkpoint (the same files, on a shared folder) and run the same build")]
+    RanksDisagree {
+        /// The first rank that differs from rank 0.
+        rank: usize,
+        /// What differs.
+        what: &'static str,
+    },
     /// The corpus has changed since the checkpoint was written.
     #[error("the corpus {} has a different vocabulary ({now} characters) than the checkpoint ({then}): resume with the corpus the run was started on", corpus.display())]
     VocabChanged {
@@ -120,4 +140,18 @@ pub enum TrainError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl TrainError {
+    /// Every process of a run meets this error at the same step, from
+    /// numbers they agreed on: one report (rank 0's) says it all.
+    pub fn is_shared(&self) -> bool {
+        matches!(
+            self,
+            Self::Indivisible { .. }
+                | Self::RanksDisagree { .. }
+                | Self::Diverged { .. }
+                | Self::Interrupted { .. }
+        )
+    }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use crate::collective::{Collective, SingleProcess};
 use crate::device::Device;
 
 /// Where a run stands after a step: what a progress display needs.
@@ -64,6 +65,19 @@ pub struct TrainOptions {
     /// folder's best): fine-tuning. Its vocabulary comes first in the new
     /// run's; optimizer state and step count start fresh.
     pub init_from: Option<PathBuf>,
+    /// The processes training this run together (data parallel); `None`
+    /// is this process alone.
+    pub world: Option<Arc<dyn Collective>>,
+}
+
+impl TrainOptions {
+    /// The processes training this run: [`TrainOptions::world`], or this
+    /// process alone.
+    pub fn world(&self) -> Arc<dyn Collective> {
+        self.world
+            .clone()
+            .unwrap_or_else(|| Arc::new(SingleProcess))
+    }
 }
 
 /// What a finished run produced.

@@ -24,6 +24,34 @@ pub(crate) fn step_seed(seed: u64, step: u64) -> u64 {
     charrnn_model::splitmix64(seed ^ step.wrapping_mul(charrnn_model::GOLDEN_GAMMA))
 }
 
+struct InitializeNow;
+
+impl<B: Backend> burn::module::ModuleVisitor<B> for InitializeNow {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D>>) {
+        drop(param.val());
+    }
+}
+
+/// Draws every parameter's initial value now, in module order. burn draws a
+/// parameter lazily, from the backend's generator as it stands at the
+/// parameter's first use: without this, the weights a seed gives would
+/// depend on what touches them first (the first step's reseeding, a
+/// checksum taken by one process of several).
+pub(crate) fn initialize_now<B: Backend>(model: &CharRnn<B>) {
+    burn::module::Module::visit(model, &mut InitializeNow);
+}
+
+/// A process's dropout seed: rank 0 keeps the step's seed, so that one
+/// process trains as it always has; the others mix their rank in.
+pub(crate) fn rank_seed(seed: u64, rank: usize) -> u64 {
+    match rank {
+        0 => seed,
+        _ => charrnn_model::splitmix64(
+            seed ^ (rank as u64).wrapping_mul(charrnn_model::GOLDEN_GAMMA),
+        ),
+    }
+}
+
 pub(crate) fn state_to_vec<B: Backend>(state: &ModelState<B>) -> Vec<f32> {
     let mut out = Vec::new();
     for layer in &state.layers {
@@ -192,7 +220,12 @@ impl Clock {
 
 /// What one step produced, for the bookkeeping after it.
 pub(crate) struct StepOutcome {
+    /// The training loss, the mean over every process's streams.
     pub(crate) loss: f64,
     pub(crate) lr: f64,
     pub(crate) started: Instant,
+    /// The run's training time at this step, by rank 0's clock.
+    pub(crate) elapsed: f64,
+    /// Some process was asked to stop (Ctrl-C, SIGTERM): all stop here.
+    pub(crate) stop: bool,
 }

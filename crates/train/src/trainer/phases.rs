@@ -1,8 +1,9 @@
 //! One training run, a method per phase: restore, step, validate, log, save,
 //! finish.
 
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
@@ -10,6 +11,7 @@ use burn::optim::{GradientsParams, Optimizer};
 use burn::record::Recorder;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ElementConversion;
+use charrnn_batch::Batcher;
 use charrnn_model::{CharRnn, CharRnnConfig, LstmBackend, LstmKernels, ModelState};
 use tracing::info;
 
@@ -17,6 +19,7 @@ use crate::adam::FusedAdam;
 use crate::batch_tensors::batch_tensors;
 use crate::checkpoint::{self, CheckpointError, CheckpointMeta, TrainerState};
 use crate::clip::clip_global_norm;
+use crate::collective::{hidden_rows, Collective};
 use crate::config::{RunConfig, ValSplit};
 use crate::metrics::MetricsLog;
 use crate::train_text::TrainText;
@@ -24,7 +27,8 @@ use crate::train_text::TrainText;
 use super::error::TrainError;
 use super::options::{TrainOptions, TrainSummary};
 use super::parts::{
-    every, state_from_vec, step_seed, write_sample, Clock, Optim, StepOutcome, TrainingData,
+    every, initialize_now, rank_seed, state_from_vec, step_seed, write_sample, Clock, Optim,
+    StepOutcome, TrainingData,
 };
 use super::setup::run_dir_error;
 
@@ -53,6 +57,10 @@ where
     pub(crate) best_step: Option<u64>,
     /// `train.max_minutes` is spent: the run ends after this step.
     pub(crate) out_of_time: bool,
+    /// The processes training this run together.
+    pub(crate) world: Arc<dyn Collective>,
+    /// This process's streams of the `train.batch_size`.
+    pub(crate) rows: Range<usize>,
 }
 
 impl<'a, B> Trainer<'a, B>
@@ -70,8 +78,15 @@ where
     ) -> Result<Self, TrainError> {
         let tc = &config.train;
         let model_config = config.model_config(data.vocab.len());
+        let world = options.world();
+        let rows = Batcher::share(tc.batch_size, world.rank(), world.size());
+        let data = TrainingData {
+            batcher: data.batcher.shard(rows.clone()),
+            ..data
+        };
         B::seed(device, tc.seed);
         let model: CharRnn<B> = model_config.init(device);
+        initialize_now(&model);
         let state = TrainerState {
             format: checkpoint::FORMAT_VERSION,
             step: 0,
@@ -99,7 +114,7 @@ where
             all
         };
         Ok(Self {
-            hidden: ModelState::zeros(&model_config, tc.batch_size, device),
+            hidden: ModelState::zeros(&model_config, rows.len(), device),
             config,
             options,
             device,
@@ -115,6 +130,8 @@ where
             last_eval_step: None,
             best_step: None,
             out_of_time: false,
+            world,
+            rows,
         })
     }
 
@@ -147,7 +164,9 @@ where
             .into());
         }
         let hidden = checkpoint::load_hidden(meta)?;
-        self.hidden = state_from_vec(&hidden, self.state.hidden_shape, device);
+        let [layers, _, batch_size, width] = self.state.hidden_shape;
+        let mine = hidden_rows(&hidden, 2 * layers, batch_size, self.rows.clone());
+        self.hidden = state_from_vec(&mine, [layers, 2, self.rows.len(), width], device);
         self.state = TrainerState {
             // Saved again in this build's layout, whatever it was read from.
             format: checkpoint::FORMAT_VERSION,
@@ -228,13 +247,16 @@ where
     }
 
     /// The epochs, then a final validation and checkpoint.
-    pub(crate) fn run(mut self, mut metrics: MetricsLog) -> Result<TrainSummary, TrainError> {
+    pub(crate) fn run(
+        mut self,
+        mut metrics: Option<MetricsLog>,
+    ) -> Result<TrainSummary, TrainError> {
         let num_batches = self.data.batcher.num_batches();
         let tc = &self.config.train;
         'epochs: while self.state.epoch < tc.epochs {
             if self.state.batch == 0 {
                 // Each epoch starts from a zero state, as in the seed notebook.
-                self.hidden = ModelState::zeros(&self.model_config, tc.batch_size, self.device);
+                self.hidden = ModelState::zeros(&self.model_config, self.rows.len(), self.device);
             }
             while self.state.batch < num_batches {
                 if tc.max_steps > 0 && self.state.step >= tc.max_steps {
@@ -261,8 +283,8 @@ where
         let tc = &self.config.train;
         let started = Instant::now();
         // Backends that draw dropout masks from their own generator draw the
-        // same ones on resume.
-        let seed = step_seed(tc.seed, self.state.step);
+        // same ones on resume; each process draws its own streams' masks.
+        let seed = rank_seed(step_seed(tc.seed, self.state.step), self.world.rank());
         B::seed(self.device, seed);
         let batch = self.data.batcher.batch(self.state.batch);
         let (inputs, targets) = batch_tensors::<B>(&batch, self.device);
@@ -271,12 +293,13 @@ where
         let loss = self.model().loss(logits, targets);
         let loss_on_device = loss.clone().inner();
         let mut grads = GradientsParams::from_grads(loss.backward(), self.model());
+        let agreed = self.agree_on_step(&mut grads, &loss_on_device);
         clip_global_norm::<B, _>(self.model(), &mut grads, tc.grad_clip);
         let lr = self.config.learning_rate(
             self.state.step,
             self.state.epoch,
             self.total_steps,
-            self.clock.elapsed(),
+            agreed.elapsed,
         );
         // Moved, not cloned: the fused Adam updates parameters it owns in place.
         let model = self
@@ -286,9 +309,12 @@ where
         self.model = Some(self.optim.step(lr, model, grads));
         self.hidden = next.detach();
         // Read once the whole step is queued: on a GPU nothing in the step
-        // waits for the host. A diverged step has updated the weights in
-        // memory, but no checkpoint of it is ever written.
-        let loss_value = loss_on_device.into_scalar().elem::<f64>();
+        // waits for the host (unless processes had to agree on it). A
+        // diverged step has updated the weights in memory, but no checkpoint
+        // of it is ever written.
+        let loss_value = agreed
+            .loss
+            .unwrap_or_else(|| loss_on_device.into_scalar().elem::<f64>());
         self.check_divergence(loss_value)?;
 
         self.state.step += 1;
@@ -301,6 +327,8 @@ where
             loss: loss_value,
             lr,
             started,
+            elapsed: agreed.elapsed,
+            stop: agreed.stop,
         })
     }
 
@@ -329,13 +357,13 @@ where
     pub(crate) fn after_step(
         &mut self,
         outcome: &StepOutcome,
-        metrics: &mut MetricsLog,
+        metrics: &mut Option<MetricsLog>,
     ) -> Result<(), TrainError> {
         let tc = &self.config.train;
         let step = self.state.step;
         // Decided once per step, so that the last step of a timed run is
         // validated and logged like the last of a counted one.
-        self.out_of_time = self.config.time_spent(self.clock.elapsed()) >= 1.0;
+        self.out_of_time = self.config.time_spent(outcome.elapsed) >= 1.0;
         let at_end = step == self.total_steps || self.out_of_time;
         let val_loss = if every(step, tc.eval_every) || at_end {
             Some(self.validate()?)
@@ -346,18 +374,14 @@ where
         if every(step, tc.log_every) || val_loss.is_some() || at_end {
             self.log_step(outcome, val_loss, metrics)?;
         }
-        let stop_requested = self
-            .options
-            .stop
-            .as_ref()
-            .is_some_and(|s| s.load(Ordering::SeqCst));
+        let stop_requested = outcome.stop;
         // A new best is saved whatever save_every says, so that `best`
         // always names the best model validated so far.
         let new_best = val_loss.is_some() && self.best_step == Some(step);
         if every(step, tc.save_every) || stop_requested || new_best {
             self.save()?;
         }
-        if every(step, tc.sample_every) {
+        if every(step, tc.sample_every) && self.world.rank() == 0 {
             write_sample(
                 &self.run_dir,
                 &self.model().valid(),

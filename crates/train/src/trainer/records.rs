@@ -11,9 +11,12 @@ use charrnn_model::{LstmBackend, LstmKernels};
 use tracing::info;
 
 use crate::checkpoint::{self, CheckpointFiles};
-use crate::eval::evaluate;
+use crate::collective::{join_hidden, Agreed};
+use crate::data_parallel::weights_fingerprint;
+use crate::eval::evaluate_shared;
 use crate::metrics::{bits_per_char, MetricsLog, MetricsRecord, StepMeasures};
 
+use super::agree;
 use super::error::TrainError;
 use super::options::{StepProgress, TrainSummary};
 use super::parts::{state_to_vec, StepOutcome};
@@ -49,7 +52,7 @@ where
         &mut self,
         outcome: &StepOutcome,
         val_loss: Option<f64>,
-        metrics: &mut MetricsLog,
+        metrics: &mut Option<MetricsLog>,
     ) -> Result<(), TrainError> {
         let tc = &self.config.train;
         let (sec_per_step, chars_per_sec) = self.clock.take_interval(tc.batch_size * tc.seq_len);
@@ -63,9 +66,11 @@ where
             chars_per_sec,
             elapsed_sec: state.elapsed_sec,
         });
-        metrics
-            .write(&record)
-            .map_err(run_dir_error(metrics.path()))?;
+        if let Some(metrics) = metrics {
+            metrics
+                .write(&record)
+                .map_err(run_dir_error(metrics.path()))?;
+        }
         let val = val_loss.map_or(String::new(), |v| {
             format!("  val {v:.4} ({:.3} bits/char)", bits_per_char(v))
         });
@@ -88,12 +93,12 @@ where
     /// The validation loss now; remembers the step when it is the best so far.
     pub(crate) fn validate(&mut self) -> Result<f64, TrainError> {
         let tc = &self.config.train;
-        let loss = evaluate(
+        let loss = evaluate_shared(
             &self.model().valid(),
             self.data.val_ids,
-            tc.batch_size,
-            tc.seq_len,
+            (tc.batch_size, tc.seq_len),
             self.device,
+            &*self.world,
         )
         .map_err(|source| TrainError::TooShort {
             part: "validation text:",
@@ -109,10 +114,24 @@ where
         Ok(loss)
     }
 
-    /// Writes a checkpoint of the current step.
+    /// Writes a checkpoint of the current step (rank 0, with every
+    /// process's hidden state; every process calls it at the same step).
     pub(crate) fn save(&mut self) -> Result<PathBuf, TrainError> {
+        let world = &*self.world;
+        if world.size() > 1 {
+            agree(
+                world,
+                &[(Agreed::Weights, weights_fingerprint(self.model()))],
+            )?;
+        }
         let (model, optim) = (self.model(), &self.optim);
-        let hidden = state_to_vec(&self.hidden);
+        let parts = world.gather(&state_to_vec(&self.hidden));
+        let Some(parts) = parts else {
+            let dir = checkpoint::step_dir(&self.run_dir, self.state.step);
+            self.last_saved = Some((dir.clone(), self.state.step));
+            return Ok(dir);
+        };
+        let hidden = join_hidden(&parts, world.size(), 2 * self.model_config.num_layers);
         let dir = checkpoint::save(
             &self.run_dir,
             CheckpointFiles {
