@@ -11,7 +11,7 @@ use crate::{cargo, status, workspace_root};
 
 /// What the tests need from the system: a program to look for, the Debian
 /// package that brings it, and which tests use it.
-const SYSTEM_NEEDS: [(Need, &str, &str); 6] = [
+const SYSTEM_NEEDS: [(Need, &str, &str); 10] = [
     (
         Need::Lavapipe,
         "mesa-vulkan-drivers",
@@ -38,6 +38,22 @@ const SYSTEM_NEEDS: [(Need, &str, &str); 6] = [
         "valgrind",
         "the memory check of the kernels",
     ),
+    (Need::Program("mpirun"), "openmpi-bin", "the MPI training tests"),
+    (
+        Need::Program("mpicc"),
+        "libopenmpi-dev",
+        "building charrnn with MPI (--features mpi)",
+    ),
+    (
+        Need::Package("libclang-dev"),
+        "libclang-dev",
+        "building charrnn with MPI (bindgen reads mpi.h)",
+    ),
+    (
+        Need::Program("ip"),
+        "iproute2",
+        "the two-host MPI test (network namespaces)",
+    ),
 ];
 
 /// How to tell that a need is met.
@@ -49,6 +65,8 @@ enum Need {
     Library(&'static str),
     /// `python3 -m venv` (Debian ships the module apart from python3).
     PythonVenv,
+    /// A Debian package with no program or library of its own to look for.
+    Package(&'static str),
 }
 
 impl Need {
@@ -60,6 +78,10 @@ impl Need {
                 .args(["-m", "venv", "--help"])
                 .output()
                 .is_ok_and(|out| out.status.success()),
+            Need::Package(name) => Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", name])
+                .output()
+                .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("ok installed")),
             Need::Library(name) => Command::new("ldconfig")
                 .arg("-p")
                 .output()
@@ -113,6 +135,7 @@ pub fn test(args: &[String]) -> Result<()> {
     if !args.is_empty() {
         return Ok(());
     }
+    mpi_tests(&root, &engine)?;
     // The executables the run above built: rebuilding them with `-p` would
     // unify features differently and compile the crates again.
     let built = test_binaries(&root, &engine)?;
@@ -125,6 +148,19 @@ pub fn test(args: &[String]) -> Result<()> {
         )?;
     }
     valgrind_kernels(of_crates(&root, &built, &VALGRIND_CRATES)?)
+}
+
+/// The MPI tests (`crates/cli/tests/mpi.rs`), with the binary built with
+/// MPI; the run without it has run the same file's refusal test.
+fn mpi_tests(root: &Path, engine: &Path) -> Result<()> {
+    eprintln!("xtask: the MPI tests, with charrnn built with --features mpi");
+    status(
+        Command::new(cargo())
+            .current_dir(root)
+            .args(["test", "--workspace", "--features", "charrnn-cli/mpi"])
+            .args(["--test", "mpi"])
+            .env(crate::web::ENGINE_ENV, engine),
+    )
 }
 
 /// Installs what the tests need and is missing: Debian packages as root or

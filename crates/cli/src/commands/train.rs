@@ -120,7 +120,9 @@ pub(crate) fn cmd_train(args: TrainArgs, quiet: bool) -> anyhow::Result<()> {
 
 /// The first Ctrl-C (or SIGTERM) asks training to checkpoint and stop after the
 /// current step; a second one exits at once (checkpoints are written atomically,
-/// so nothing is left half-written).
+/// so nothing is left half-written). SIGUSR1 asks the same: it is the signal
+/// `mpirun` passes on to every process (on Ctrl-C, mpirun ends the job
+/// itself, giving each process one second).
 pub(crate) fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -134,6 +136,9 @@ pub(crate) fn stop_on_signal() -> anyhow::Result<Arc<AtomicBool>> {
         );
     })
     .context("cannot install the Ctrl-C handler")?;
+    #[cfg(unix)]
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, stop.clone())
+        .context("cannot install the SIGUSR1 handler")?;
     Ok(stop)
 }
 
