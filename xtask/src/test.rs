@@ -38,7 +38,11 @@ const SYSTEM_NEEDS: [(Need, &str, &str); 10] = [
         "valgrind",
         "the memory check of the kernels",
     ),
-    (Need::Program("mpirun"), "openmpi-bin", "the MPI training tests"),
+    (
+        Need::Program("mpirun"),
+        "openmpi-bin",
+        "the MPI training tests",
+    ),
     (
         Need::Program("mpicc"),
         "libopenmpi-dev",

@@ -180,6 +180,30 @@ fn only_the_model_and_the_binary_know_a_backend() {
     }
 }
 
+/// MPI is the binary's, behind its `mpi` feature: a default build needs no
+/// MPI library, and training knows only its `Collective` trait.
+#[test]
+fn only_the_binary_knows_mpi_and_only_behind_its_feature() {
+    let meta = workspace();
+    for package in meta["packages"].as_array().expect("packages") {
+        let name = package["name"].as_str().expect("name");
+        for dep in package["dependencies"].as_array().expect("dependencies") {
+            if dep["name"].as_str().is_some_and(|d| d.starts_with("mpi")) {
+                assert!(
+                    name == "charrnn-cli" && dep["optional"] == true,
+                    "{name} depends on {}: only charrnn-cli may, as an optional dependency",
+                    dep["name"]
+                );
+            }
+        }
+        if name == "charrnn-cli" {
+            assert_eq!(package["features"]["mpi"], serde_json::json!(["dep:mpi"]));
+            let default = &package["features"]["default"];
+            assert!(!default.to_string().contains("mpi"), "mpi is on by default");
+        }
+    }
+}
+
 /// The crate root: `src/lib.rs`, or `src/main.rs` for a binary.
 fn root(manifest: &Path) -> PathBuf {
     let src = manifest.parent().expect("crate folder").join("src");

@@ -46,7 +46,10 @@ fn a_binary_without_mpi_refuses_to_train_as_one_of_several_processes() {
     };
     let rank0 = as_rank("0");
     assert_eq!(rank0.status.code(), Some(1), "{}", stderr(&rank0));
-    let lines: Vec<&str> = std::str::from_utf8(&rank0.stderr).unwrap().lines().collect();
+    let lines: Vec<&str> = std::str::from_utf8(&rank0.stderr)
+        .unwrap()
+        .lines()
+        .collect();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
         lines[0].starts_with("error: this charrnn was built without MPI")
@@ -133,7 +136,13 @@ mod launched {
         assert_eq!((a.len(), b.len()), (steps, steps));
         let close = |x: f64, y: f64| (x - y).abs() <= 1e-5 * x.abs();
         for (step, (x, y)) in a.iter().zip(&b).enumerate() {
-            assert!(close(x.0, y.0), "step {}: loss {} vs {}", step + 1, x.0, y.0);
+            assert!(
+                close(x.0, y.0),
+                "step {}: loss {} vs {}",
+                step + 1,
+                x.0,
+                y.0
+            );
             match (x.1, y.1) {
                 (Some(u), Some(v)) => assert!(close(u, v), "step {}: val {u} vs {v}", step + 1),
                 (None, None) => {}
@@ -186,7 +195,13 @@ mod launched {
         alone(&whole, 30, &[]);
         on(2, &split, 10, &[]);
         let resume = |steps: &str| {
-            let args = ["--resume", split.to_str().unwrap(), "--set", steps, "--quiet"];
+            let args = [
+                "--resume",
+                split.to_str().unwrap(),
+                "--set",
+                steps,
+                "--quiet",
+            ];
             args.map(String::from)
         };
         ok(Command::new(BIN)
@@ -238,10 +253,20 @@ mod launched {
             for name in &hosts.names {
                 ip(&["netns", "add", name]);
             }
-            ip(&["link", "add", &veth[0], "type", "veth", "peer", "name", &veth[1]]);
+            ip(&[
+                "link", "add", &veth[0], "type", "veth", "peer", "name", &veth[1],
+            ]);
             for ((name, dev), address) in hosts.names.iter().zip(&veth).zip(&hosts.addresses) {
                 ip(&["link", "set", dev, "netns", name]);
-                ip(&["-n", name, "addr", "add", &format!("{address}/24"), "dev", dev]);
+                ip(&[
+                    "-n",
+                    name,
+                    "addr",
+                    "add",
+                    &format!("{address}/24"),
+                    "dev",
+                    dev,
+                ]);
                 ip(&["-n", name, "link", "set", dev, "up"]);
                 ip(&["-n", name, "link", "set", "lo", "up"]);
             }
@@ -321,7 +346,10 @@ mod launched {
             .args(train_args(&run, 5, &[]))
             .output()
             .unwrap();
-        one_error_line(&out, "train.batch_size = 8 cannot be split evenly over 3 processes");
+        one_error_line(
+            &out,
+            "train.batch_size = 8 cannot be split evenly over 3 processes",
+        );
         assert!(!run.join("checkpoints").exists());
     }
 
@@ -329,7 +357,9 @@ mod launched {
     /// environments (MPMD: `mpirun A : B`).
     fn mpmd(rank0: &[String], rank1: &[String], env1: Option<(&str, &Path)>) -> Output {
         let mut cmd = mpirun();
-        cmd.args(["-n", "1", BIN]).args(rank0).args([":", "-n", "1"]);
+        cmd.args(["-n", "1", BIN])
+            .args(rank0)
+            .args([":", "-n", "1"]);
         if let Some((name, value)) = env1 {
             cmd.arg("-x").arg(format!("{name}={}", value.display()));
         }
@@ -351,7 +381,10 @@ mod launched {
         // CHARRNN_DATA_DIR.
         let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
         let text = std::fs::read_to_string(common::small_text()).unwrap();
-        for (dir, text) in [(&a, text.clone()), (&b, text.replacen("ROMEO", "JULIET", 1))] {
+        for (dir, text) in [
+            (&a, text.clone()),
+            (&b, text.replacen("ROMEO", "JULIET", 1)),
+        ] {
             std::fs::create_dir_all(dir).unwrap();
             std::fs::write(dir.join("play.txt"), text).unwrap();
         }
@@ -397,7 +430,10 @@ mod launched {
         })
     }
 
-    fn wait_with_deadline(child: &mut std::process::Child, seconds: u64) -> std::process::ExitStatus {
+    fn wait_with_deadline(
+        child: &mut std::process::Child,
+        seconds: u64,
+    ) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(seconds);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -427,7 +463,7 @@ mod launched {
             "the first checkpoint",
             60,
             || run.join("checkpoints/latest").exists(),
-            || String::new(),
+            String::new,
         );
     }
 
@@ -448,7 +484,10 @@ mod launched {
         assert!(!status.success());
         let text = std::fs::read_to_string(err).unwrap();
         assert!(text.contains("rank 1"), "{text}");
-        eprintln!("the job ended {:.1} s after rank 1 was killed", killed.elapsed().as_secs_f64());
+        eprintln!(
+            "the job ended {:.1} s after rank 1 was killed",
+            killed.elapsed().as_secs_f64()
+        );
         // The last checkpoint is whole, and the run goes on from it.
         let meta = checkpoint::load_meta(&run).unwrap();
         let step = meta.state.step;

@@ -61,16 +61,17 @@ fn to_f32<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f32> {
 
 /// Replaces each process's gradients by their mean over all processes, and
 /// `extras` (appended to the same buffer, so one all-reduce serves a step)
-/// by their sum. A world of one is left as it is.
+/// by their sum. Returns the seconds the all-reduce took; a world of one is
+/// left as it is.
 pub fn average_gradients<B: AutodiffBackend, M: Module<B>>(
     module: &M,
     grads: &mut GradientsParams,
     world: &dyn Collective,
     extras: &mut [f32],
     device: &B::Device,
-) {
+) -> f64 {
     if world.size() == 1 {
-        return;
+        return 0.0;
     }
     let mut flatten = Flatten::<B> {
         grads,
@@ -81,7 +82,9 @@ pub fn average_gradients<B: AutodiffBackend, M: Module<B>>(
     let mut buffer = flatten.out;
     let n = buffer.len();
     buffer.extend_from_slice(extras);
+    let started = std::time::Instant::now();
     world.all_reduce_sum(&mut buffer);
+    let seconds = started.elapsed().as_secs_f64();
     extras.copy_from_slice(&buffer[n..]);
     module.visit(&mut Unflatten::<B> {
         grads,
@@ -89,6 +92,7 @@ pub fn average_gradients<B: AutodiffBackend, M: Module<B>>(
         scale: 1.0 / world.size() as f32,
         device: device.clone(),
     });
+    seconds
 }
 
 struct Weights {

@@ -190,6 +190,8 @@ pub(crate) struct Clock {
     /// Training time of the run before this process (on resume).
     pub(crate) base_elapsed: f64,
     pub(crate) interval_train_sec: f64,
+    /// Of which, in the all-reduce of the processes' gradients.
+    pub(crate) interval_all_reduce_sec: f64,
     pub(crate) interval_steps: u64,
 }
 
@@ -199,6 +201,7 @@ impl Clock {
             started: Instant::now(),
             base_elapsed,
             interval_train_sec: 0.0,
+            interval_all_reduce_sec: 0.0,
             interval_steps: 0,
         }
     }
@@ -207,15 +210,29 @@ impl Clock {
         self.base_elapsed + self.started.elapsed().as_secs_f64()
     }
 
-    /// `(seconds per step, characters per second)` since the last call.
-    pub(crate) fn take_interval(&mut self, chars_per_step: usize) -> (f64, f64) {
+    /// The steps since the last call.
+    pub(crate) fn take_interval(&mut self, chars_per_step: usize) -> Interval {
         let secs = self.interval_train_sec;
         let steps = self.interval_steps.max(1) as f64;
-        let chars_per_sec = chars_per_step as f64 * self.interval_steps as f64 / secs.max(1e-9);
+        let interval = Interval {
+            sec_per_step: secs / steps,
+            chars_per_sec: chars_per_step as f64 * self.interval_steps as f64 / secs.max(1e-9),
+            all_reduce_share: self.interval_all_reduce_sec / secs.max(1e-9),
+        };
         self.interval_train_sec = 0.0;
+        self.interval_all_reduce_sec = 0.0;
         self.interval_steps = 0;
-        (secs / steps, chars_per_sec)
+        interval
     }
+}
+
+/// Training speed over the steps between two log lines.
+pub(crate) struct Interval {
+    pub(crate) sec_per_step: f64,
+    /// Of the whole batch (every process's streams).
+    pub(crate) chars_per_sec: f64,
+    /// The fraction of the time spent in the all-reduce of gradients.
+    pub(crate) all_reduce_share: f64,
 }
 
 /// What one step produced, for the bookkeeping after it.

@@ -323,6 +323,7 @@ where
         self.state.elapsed_sec = self.clock.elapsed();
         self.clock.interval_steps += 1;
         self.clock.interval_train_sec += started.elapsed().as_secs_f64();
+        self.clock.interval_all_reduce_sec += agreed.all_reduce_sec;
         Ok(StepOutcome {
             loss: loss_value,
             lr,

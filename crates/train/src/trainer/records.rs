@@ -55,7 +55,7 @@ where
         metrics: &mut Option<MetricsLog>,
     ) -> Result<(), TrainError> {
         let tc = &self.config.train;
-        let (sec_per_step, chars_per_sec) = self.clock.take_interval(tc.batch_size * tc.seq_len);
+        let interval = self.clock.take_interval(tc.batch_size * tc.seq_len);
         let state = &self.state;
         let record = MetricsRecord::new(StepMeasures {
             step: state.step,
@@ -63,7 +63,7 @@ where
             train_loss: outcome.loss,
             val_loss,
             learning_rate: outcome.lr,
-            chars_per_sec,
+            chars_per_sec: interval.chars_per_sec,
             elapsed_sec: state.elapsed_sec,
         });
         if let Some(metrics) = metrics {
@@ -74,8 +74,12 @@ where
         let val = val_loss.map_or(String::new(), |v| {
             format!("  val {v:.4} ({:.3} bits/char)", bits_per_char(v))
         });
+        let all_reduce = match self.world.size() {
+            1 => String::new(),
+            _ => format!("  all-reduce {:.1}%", 100.0 * interval.all_reduce_share),
+        };
         info!(
-            "epoch {}/{}  step {}/{}  loss {:.4} ({:.3} bits/char){}  lr {:.2e}  {:.3} s/batch  {:.0} chars/s",
+            "epoch {}/{}  step {}/{}  loss {:.4} ({:.3} bits/char){}  lr {:.2e}  {:.3} s/batch  {:.0} chars/s{}",
             state.epoch + 1,
             tc.epochs,
             state.step,
@@ -84,8 +88,9 @@ where
             bits_per_char(outcome.loss),
             val,
             outcome.lr,
-            sec_per_step,
-            chars_per_sec
+            interval.sec_per_step,
+            interval.chars_per_sec,
+            all_reduce
         );
         Ok(())
     }

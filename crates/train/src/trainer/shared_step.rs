@@ -22,6 +22,8 @@ pub(crate) struct StepAgreement {
     pub(crate) elapsed: f64,
     /// Some process was asked to stop.
     pub(crate) stop: bool,
+    /// Seconds this process spent in the all-reduce.
+    pub(crate) all_reduce_sec: f64,
 }
 
 impl<B> Trainer<'_, B>
@@ -49,6 +51,7 @@ where
                 loss: None,
                 elapsed,
                 stop,
+                all_reduce_sec: 0.0,
             };
         }
         let rank0 = world.rank() == 0;
@@ -57,8 +60,10 @@ where
             if rank0 { elapsed as f32 } else { 0.0 },
             f32::from(u8::from(stop)),
         ];
-        average_gradients::<B, _>(self.model(), grads, world, &mut shared, self.device);
+        let all_reduce_sec =
+            average_gradients::<B, _>(self.model(), grads, world, &mut shared, self.device);
         StepAgreement {
+            all_reduce_sec,
             loss: Some(f64::from(shared[0]) / world.size() as f64),
             elapsed: f64::from(shared[1]),
             stop: shared[2] > 0.0,
